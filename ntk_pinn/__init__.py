@@ -1,0 +1,35 @@
+"""ntk-pinn core: network specs, differential operators, block kernels.
+
+Importing ``ntk_pinn`` turns on float64 in JAX (``jax_enable_x64``): fourth input
+derivatives of kernels lose digits in float32 and ``K_rr`` spans ~16 decades of
+eigenvalues. Set ``NTK_PINN_X64=0`` before import to keep JAX's default.
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # neural-tangents imports TensorFlow
+
+import jax as _jax
+
+if _os.environ.get("NTK_PINN_X64", "1") != "0":
+    _jax.config.update("jax_enable_x64", True)
+
+from ._blocks import Block, BlockKernel, as_blocks  # noqa: E402
+from ._empirical import empirical_kernel, residual_fn  # noqa: E402
+from ._network import ACTIVATIONS, Network, mlp  # noqa: E402
+from ._operator import Operator, Term  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Block",
+    "BlockKernel",
+    "Network",
+    "Operator",
+    "Term",
+    "as_blocks",
+    "empirical_kernel",
+    "mlp",
+    "residual_fn",
+]

@@ -1,0 +1,55 @@
+"""Shared fixtures and independent references for the tests.
+
+Tolerances: brute-force and symbolic references are exact up to float64 round-off;
+fourth derivatives through a depth-2 kernel lose ~3-4 digits, so "exact" checks use
+1e-10 relative to the largest entry of the block.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import sympy as sp  # noqa: E402
+
+import ntk_pinn  # noqa: E402,F401  (turns on float64)
+
+
+def rel_err(a, b) -> float:
+    """max |a - b| / max |b|: relative to the block's scale, robust to zero entries."""
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def brute_force_block(net, op1, op2, x1, x2, kind="ntk"):
+    """Per-pair L1_x L2_x' k(x, x') with nested `jax.grad` of the scalar kernel.
+
+    Independent of Operator.on_kernel: reverse-mode, one pair at a time (vmapped),
+    coefficients lambdified afresh from the operator's terms.
+    """
+
+    def k(a, b):
+        return net.kernel_fn(a[None], b[None], kind)[0, 0]
+
+    def deriv(f, orders):
+        for i, count in enumerate(orders):
+            for _ in range(count):
+                f = (lambda g, i: lambda z: jax.grad(g)(z)[i])(f, i)
+        return f
+
+    def apply(op, f):
+        coefs = [sp.lambdify(op.variable_symbols, t.coefficient, "jax") for t in op.terms]
+        return lambda z: sum(c(*z) * deriv(f, t.orders)(z) for c, t in zip(coefs, op.terms))
+
+    def pair(a, b):
+        return apply(op1, lambda a_: apply(op2, lambda b_: k(a_, b_))(b))(a)
+
+    fn = jax.jit(jax.vmap(jax.vmap(pair, (None, 0)), (0, None)))
+    return np.asarray(fn(np.asarray(x1), np.asarray(x2)))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

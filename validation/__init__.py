@@ -1,0 +1,1 @@
+"""Studies that hold the infinite-width theory against finite networks."""
