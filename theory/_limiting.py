@@ -8,6 +8,7 @@ JVP whose tangent is a unit coordinate on every row differentiates all pairs at 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable
 
 import jax
@@ -21,9 +22,9 @@ from ntk_pinn._blocks import BlockKernel, as_blocks, assemble, check_same_variab
 __all__ = ["limiting_kernel", "operator_kernel_fn", "KINDS"]
 
 KINDS = ("ntk", "nngp")
-# Entries per row chunk: bounds the memory of the derivative intermediates
-# (each ~8 MB at this size; a depth-2 fourth-order JVP keeps a few hundred alive).
-_CHUNK_ENTRIES = 2 ** 18
+# Tiles of about this many entries bound the memory of the derivative intermediates
+# (a depth-2, fourth-order JVP keeps a few hundred arrays of the tile's size alive).
+_TILE_ENTRIES = 2 ** 18
 _PROGRESS_ENTRIES = 2 ** 24
 
 
@@ -54,37 +55,70 @@ def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
 def _compiled(net: Network, op1: Operator, op2: Operator, kind: str, n_devices: int):
     fn = operator_kernel_fn(net, op1, op2, kind)
     if n_devices > 1:
-        return jax.pmap(fn, in_axes=(0, None))
+        return jax.pmap(fn)
     return jax.jit(fn)
 
 
-def _fill_block(fn, x1: np.ndarray, x2: np.ndarray, out: np.ndarray, batch: int,
-                n_devices: int, bar) -> None:
-    """Row-chunked evaluation of ``fn`` into ``out``; the last chunk is padded so that
-    one compiled shape serves every chunk. Chunk ``k + 1`` is dispatched before chunk
-    ``k`` is copied back (JAX dispatch is asynchronous)."""
-    n1, d = x1.shape
-    step = batch * n_devices
-    n_pad = -(-n1 // step) * step
-    if n_pad > n1:
-        x1 = np.concatenate([x1, np.repeat(x1[:1], n_pad - n1, axis=0)])
-    x2 = jnp.asarray(x2)
+def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
+    """Pad with copies of the first row (valid points) so one compiled shape serves all."""
+    extra = -x.shape[0] % multiple
+    return np.concatenate([x, np.repeat(x[:1], extra, axis=0)]) if extra else x
+
+
+def _tile_sizes(n1: int, n2: int, diagonal: bool, batch_size: int | None) -> tuple[int, int]:
+    if diagonal:  # square tiles, so tile (i, j) is the transpose of tile (j, i)
+        edge = batch_size or int(math.isqrt(_TILE_ENTRIES))
+        edge = min(edge, n1)
+        return edge, edge
+    b1 = min(n1, batch_size or int(math.isqrt(_TILE_ENTRIES)))
+    b2 = min(n2, max(b1, _TILE_ENTRIES // b1))
+    return b1, b2
+
+
+def _tiles(n1: int, n2: int, b1: int, b2: int, diagonal: bool) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2)
+            if not (diagonal and j < i)]
+
+
+def _fill_block(fn, x1: np.ndarray, x2: np.ndarray, out: np.ndarray, b1: int, b2: int,
+                diagonal: bool, n_devices: int, bar) -> None:
+    """Tiled evaluation of ``fn`` into ``out``.
+
+    For a ``diagonal`` block (same operator and points on both sides) only tiles on and
+    above the diagonal are computed; the others are their transposes. Tiles are grouped
+    ``n_devices`` at a time (``pmap``); group ``k + 1`` is dispatched before group ``k``
+    is copied back (JAX dispatch is asynchronous).
+    """
+    n1, n2 = x1.shape[0], x2.shape[0]
+    x1p, x2p = _pad_rows(x1, b1), _pad_rows(x2, b2)
+    tiles = _tiles(n1, n2, b1, b2, diagonal)
+    groups = [tiles[k:k + n_devices] for k in range(0, len(tiles), n_devices)]
+
+    def dispatch(group):
+        group = group + [group[-1]] * (n_devices - len(group))
+        a = np.stack([x1p[i:i + b1] for i, _ in group])
+        b = np.stack([x2p[j:j + b2] for _, j in group])
+        if n_devices == 1:
+            return fn(a[0], b[0])[None]
+        return fn(a, b)
+
+    def store(group, values):
+        values = np.asarray(values)
+        for (i, j), tile in zip(group, values):
+            ni, nj = min(b1, n1 - i), min(b2, n2 - j)
+            out[i:i + ni, j:j + nj] = tile[:ni, :nj]
+            if diagonal and j > i:
+                out[j:j + nj, i:i + ni] = tile[:ni, :nj].T
+        bar.update(len(group))
+
     pending = None
-    for start in range(0, n_pad + step, step):
-        current = None
-        if start < n_pad:
-            chunk = x1[start:start + step]
-            if n_devices > 1:
-                current = (start, fn(chunk.reshape(n_devices, batch, d), x2))
-            else:
-                current = (start, fn(chunk, x2))
+    for group in groups:
+        current = (group, dispatch(group))
         if pending is not None:
-            s, value = pending
-            value = np.asarray(value).reshape(step, -1)
-            stop = min(s + step, n1)
-            out[s:stop] = value[:stop - s]
-            bar.update(1)
+            store(*pending)
         pending = current
+    if pending is not None:
+        store(*pending)
 
 
 def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
@@ -99,8 +133,9 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         variable order. Operators must be linear.
       blocks2: column blocks for a cross kernel (e.g. test vs train); default ``blocks``.
       kind: ``"ntk"`` or ``"nngp"``.
-      batch_size: rows per compiled chunk (default: about 2**18 entries per chunk), which
-        bounds memory; chunks are spread over all local devices.
+      batch_size: points per side of a compiled tile (default 512, about 2**18 entries
+        per tile), which bounds memory; tiles are spread over all local devices, and a
+        diagonal block computes only the tiles on and above its diagonal.
       progress: show a progress bar (default: for kernels over 2**24 entries).
 
     Returns:
@@ -115,26 +150,28 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         for c in cols:
             operator_kernel_fn(net, r.operator, c.operator, kind)  # validates, cheap
     symmetric = blocks2 is None
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     n_devices = jax.local_device_count()
 
-    def batch_for(n1: int, n2: int) -> int:
-        if batch_size is not None:
-            if not isinstance(batch_size, int) or batch_size < 1:
-                raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-            return min(batch_size, max(1, -(-n1 // n_devices)))
-        per_device = -(-n1 // n_devices)
-        return max(1, min(per_device, _CHUNK_ENTRIES // max(n2, 1)))
+    def plan(r, c):
+        diagonal = symmetric and r is c
+        b1, b2 = _tile_sizes(r.size, c.size, diagonal, batch_size)
+        return diagonal, b1, b2
 
     todo = [(r, c) for i, r in enumerate(rows) for j, c in enumerate(cols)
             if not (symmetric and j < i)]
-    n_chunks = sum(-(-r.size // (batch_for(r.size, c.size) * n_devices)) for r, c in todo)
+    n_tiles = 0
+    for r, c in todo:
+        diagonal, b1, b2 = plan(r, c)
+        n_tiles += len(_tiles(r.size, c.size, b1, b2, diagonal))
     entries = sum(r.size * c.size for r, c in todo)
     show = entries >= _PROGRESS_ENTRIES if progress is None else bool(progress)
-    with tqdm(total=n_chunks, disable=not show, desc=f"K* ({kind})", unit="chunk") as bar:
+    with tqdm(total=n_tiles, disable=not show, desc=f"K* ({kind})", unit="tile") as bar:
         def compute(r, c, out):
             fn = _compiled(net, r.operator, c.operator, kind, n_devices)
-            _fill_block(fn, r.points, c.points, out, batch_for(r.size, c.size),
-                        n_devices, bar)
+            diagonal, b1, b2 = plan(r, c)
+            _fill_block(fn, r.points, c.points, out, b1, b2, diagonal, n_devices, bar)
 
         return assemble(rows, cols, compute, kind, symmetric)
 

@@ -1,0 +1,140 @@
+"""Benchmark: K*_rr of the 2-D Laplacian, against two baselines measured in the same run.
+
+For each N: wall time and peak RSS of ``theory.limiting_kernel`` (steady state: the tile
+shape is compiled once on a warm-up), the ratio to the plain ``kernel_fn(x, x)`` (in row
+blocks of 2048 so that large N fit) and the speed-up over a per-pair ``vmap(hessian)``
+baseline (the Laplacian of the Laplacian of the scalar kernel, pair by pair). Above
+``--full-baseline-max`` points the per-pair time is extrapolated from its first
+``--baseline-rows`` rows (its cost is linear in the number of pairs), and marked so.
+
+Each measurement runs in its own subprocess so that peak RSS belongs to it alone.
+
+    python benchmarks/bench_kstar.py [--sizes 512 2048 8192 16384] [--activation erf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _points(n: int) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0.0, 1.0, (n, 2))
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB -> GiB
+
+
+def worker(task: str, n: int, depth: int, activation: str, rows: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    import ntk_pinn
+    import theory
+
+    net = ntk_pinn.mlp(512, depth, activation)
+    x = _points(n)
+    if task == "kstar":
+        lap = ntk_pinn.Operator("u_xx + u_yy", "x y")
+        theory.limiting_kernel(net, [(lap, _points(512))], progress=False)  # compile tile
+        t0 = time.perf_counter()
+        K = theory.limiting_kernel(net, [(lap, x)], progress=False)
+        seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "rss_gb": _peak_rss_gb(),
+                "diag_min": float(np.diag(K.matrix).min())}
+    if task == "plain":
+        fn = jax.jit(lambda a, b: net.kernel_fn(a, b, "ntk"))
+        block = min(n, 2048)
+        fn(x[:block], x).block_until_ready()
+        t0 = time.perf_counter()
+        for i in range(0, n, block):
+            np.asarray(fn(x[i:i + block], x))
+        return {"seconds": time.perf_counter() - t0, "rss_gb": _peak_rss_gb()}
+    if task == "perpair":
+        def k(a, b):
+            return net.kernel_fn(a[None], b[None], "ntk")[0, 0]
+
+        def lap_lap(a, b):
+            inner = lambda a_: jnp.trace(jax.hessian(lambda b_: k(a_, b_))(b))  # noqa: E731
+            return jnp.trace(jax.hessian(inner)(a))
+
+        fn = jax.jit(jax.vmap(jax.vmap(lap_lap, (None, 0)), (0, None)))
+        block = 64
+        fn(x[:block], x).block_until_ready()
+        todo = min(n, rows)
+        t0 = time.perf_counter()
+        for i in range(0, todo, block):
+            np.asarray(fn(x[i:i + block], x))
+        seconds = (time.perf_counter() - t0) * n / todo
+        return {"seconds": seconds, "extrapolated_from_rows": todo if todo < n else None,
+                "rss_gb": _peak_rss_gb()}
+    raise ValueError(task)
+
+
+def run(task: str, n: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", task, "--n", str(n), "--depth",
+           str(args.depth), "--activation", args.activation,
+           "--baseline-rows", str(args.baseline_rows if n > args.full_baseline_max else n)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 8192, 16384])
+    p.add_argument("--depth", type=int, default=2)
+    p.add_argument("--activation", default="erf")
+    p.add_argument("--baseline-rows", type=int, default=256)
+    p.add_argument("--full-baseline-max", type=int, default=2048)
+    p.add_argument("--worker")
+    p.add_argument("--n", type=int)
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.n, args.depth, args.activation,
+                                args.baseline_rows)))
+        return
+
+    import jax
+    print(f"# K*_rr of u_xx + u_yy, depth-{args.depth} {args.activation} MLP, float64, "
+          f"{jax.devices()[0].platform} x{jax.local_device_count()}, {os.cpu_count()} cpus")
+    header = (f"{'N':>6} {'K* s':>8} {'peak RSS GB':>11} {'plain s':>8} {'K*/plain':>8} "
+              f"{'per-pair s':>10} {'speed-up':>8}")
+    print(header)
+    rows = []
+    for n in args.sizes:
+        kstar = run("kstar", n, args)
+        plain = run("plain", n, args)
+        pair = run("perpair", n, args)
+        row = {"n": n, "kstar_s": kstar["seconds"], "kstar_rss_gb": kstar["rss_gb"],
+               "plain_s": plain["seconds"], "ratio_plain": kstar["seconds"] / plain["seconds"],
+               "perpair_s": pair["seconds"], "speedup_perpair": pair["seconds"] / kstar["seconds"],
+               "perpair_extrapolated_from_rows": pair["extrapolated_from_rows"],
+               "diag_min": kstar["diag_min"]}
+        rows.append(row)
+        mark = "*" if pair["extrapolated_from_rows"] else " "
+        print(f"{n:>6} {row['kstar_s']:>8.2f} {row['kstar_rss_gb']:>11.2f} "
+              f"{row['plain_s']:>8.3f} {row['ratio_plain']:>8.2f} "
+              f"{row['perpair_s']:>9.1f}{mark} {row['speedup_perpair']:>8.1f}", flush=True)
+    print("* per-pair time extrapolated linearly from its first "
+          f"{args.baseline_rows} rows.")
+    print("targets: K*/plain <= 8 and speed-up >= 20 at N = 2048; peak RSS < 8 GB at N = 16384")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
