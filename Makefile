@@ -19,6 +19,8 @@ demo: $(STAMP)
 	$(VENV)/bin/ntk-pinn kernel --operator "u_xx" --variables x --activation erf \
 		--depth 2 --n 256 --out $(DEMO)/poisson1d_kernel
 	@echo "Demo outputs (1-D Poisson, K* of a depth-2 erf network): $(DEMO)/poisson1d_kernel/"
+	$(VENV)/bin/ntk-pinn study width --problem poisson_1d --widths 64 128 256 512 1024 2048 \
+		--seeds 0 1 2 3 --depth 2 --activation erf --n-residual 32 --out $(DEMO)/width_study
 
 test: $(STAMP)
 	$(PY) -m pytest -q

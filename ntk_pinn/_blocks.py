@@ -90,6 +90,7 @@ class BlockKernel:
     col_names: tuple[str, ...]
     col_sizes: tuple[int, ...]
     kind: str
+    info: dict = dataclasses.field(default_factory=dict)  # e.g. the quadrature degree used
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -125,7 +126,7 @@ class BlockKernel:
 
 
 def assemble(row_blocks: Sequence[Block], col_blocks: Sequence[Block], compute, kind: str,
-             symmetric: bool) -> BlockKernel:
+             symmetric: bool, info: dict | None = None) -> BlockKernel:
     """Fill a :class:`BlockKernel` from ``compute(row_block, col_block) -> (n, m)``.
 
     With ``symmetric`` only blocks ``a <= b`` are computed; ``(b, a)`` is the transpose.
@@ -143,4 +144,4 @@ def assemble(row_blocks: Sequence[Block], col_blocks: Sequence[Block], compute, 
                 continue
             compute(rb, cb, matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]])
     return BlockKernel(matrix, tuple(b.name for b in row_blocks), tuple(rs),
-                       tuple(b.name for b in col_blocks), tuple(cs), kind)
+                       tuple(b.name for b in col_blocks), tuple(cs), kind, dict(info or {}))

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _fast_empirical
 from ._blocks import BlockKernel, as_blocks, assemble, check_same_variables
 from ._network import Network
 from ._operator import Operator
@@ -37,29 +38,48 @@ def _gram(ja, jb) -> jnp.ndarray:
                for a, b in zip(leaves_a, leaves_b))
 
 
-def empirical_kernel(net: Network, params, blocks, blocks2=None) -> BlockKernel:
+METHODS = ("fast", "generic")
+
+
+def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
+                     method: str = "fast") -> BlockKernel:
     """The empirical PINN NTK of the finite network ``net`` at ``params``.
 
     Same ``blocks`` convention and result as :func:`theory.limiting_kernel`; entry
     ``(x, x')`` of block ``(a, b)`` is ``<∂θ L_a[u](x), ∂θ L_b[u](x')>``. Nonlinear
     operators are allowed (the residual is differentiated as it is written).
 
-    This generic path forms per-point parameter gradients (memory ``n * n_params``).
+    ``method="fast"`` (default) never forms a Jacobian: per dense layer the kernel is a sum
+    of Hadamard products of small Gram matrices of Taylor-mode activations and
+    sensitivities (``_fast_empirical``). ``method="generic"`` forms per-point parameter
+    gradients with ``vmap(grad)`` (memory ``n * n_params``): the reference.
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     rows = as_blocks(blocks, "blocks")
     cols = rows if blocks2 is None else as_blocks(blocks2, "blocks2")
     check_same_variables(rows, cols)
     for b in rows + (() if blocks2 is None else cols):
         net.check_differentiable(b.operator)
-    jacobians = {}
+    cache = {}
 
-    def jac(block):
-        key = id(block)
-        if key not in jacobians:
-            jacobians[key] = _jacobian_fn(net, block.operator)(params, jnp.asarray(block.points))
-        return jacobians[key]
+    if method == "fast":
+        def features(block):
+            if id(block) not in cache:
+                cache[id(block)] = _fast_empirical.block_features(
+                    net, params, block.operator, block.points)
+            return cache[id(block)]
 
-    def compute(r, c, out):
-        out[...] = np.asarray(_gram(jac(r), jac(c)))
+        def compute(r, c, out):
+            out[...] = np.asarray(_fast_empirical.feature_gram(net, features(r), features(c)))
+    else:
+        def jac(block):
+            if id(block) not in cache:
+                cache[id(block)] = _jacobian_fn(net, block.operator)(
+                    params, jnp.asarray(block.points))
+            return cache[id(block)]
+
+        def compute(r, c, out):
+            out[...] = np.asarray(_gram(jac(r), jac(c)))
 
     return assemble(rows, cols, compute, "ntk", symmetric=blocks2 is None)

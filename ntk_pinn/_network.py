@@ -8,7 +8,11 @@ import math
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from neural_tangents import stax
+
+from . import _smooth
 
 __all__ = ["Network", "mlp", "ACTIVATIONS"]
 
@@ -22,7 +26,7 @@ class _Activation:
     smoothness: float
 
 
-_SMOOTH = "erf, sin, gelu"
+_SMOOTH = "erf, sin, gelu, tanh, sigmoid, softplus, swish"
 ACTIVATIONS: dict[str, _Activation] = {
     "erf": _Activation(stax.Erf, math.inf),
     "sin": _Activation(stax.Sin, math.inf),
@@ -33,6 +37,27 @@ ACTIVATIONS: dict[str, _Activation] = {
 }
 
 
+# Inputs are assumed to satisfy |x|^2 / d <= this when a quadrature degree is chosen
+# without seeing the points (``Network.kernel_fn``); ``theory.limiting_kernel`` chooses
+# it from the actual points instead.
+_DEFAULT_INPUT_SCALE = 1.0
+
+
+def _probe_smoothness(act: _smooth.SmoothActivation, order: int) -> int | None:
+    """First derivative order <= ``order`` at which autodiff of a user callable disagrees
+    with a finite difference of the order below (a kink or jump), else None."""
+    x = jnp.linspace(-4.0, 4.0, 801)  # contains 0, where relu-like kinks sit
+    h = 1e-4
+    for k in range(1, order + 1):
+        lower = act.derivative(k - 1)
+        fd = (lower(x + h) - lower(x - h)) / (2 * h)
+        ad = act.derivative(k)(x)
+        scale = 1.0 + float(jnp.max(jnp.abs(ad)))
+        if not bool(jnp.all(jnp.isfinite(ad))) or float(jnp.max(jnp.abs(fd - ad))) > 1e-3 * scale:
+            return k
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Network:
     """A fully connected network in NTK parameterization, as one neural-tangents spec.
@@ -41,23 +66,32 @@ class Network:
     ``Dense(1, W_std, b_std)``. ``init_fn``, ``apply_fn`` and ``kernel_fn`` are those of the
     ``stax.serial`` network; ``kernel_fn`` is the infinite-width limit of exactly the
     finite networks that ``init_fn``/``apply_fn`` build, at any ``width``.
+
+    ``activation`` is a name with a closed-form kernel (``erf``, ``sin``, ``gelu``;
+    ``relu``, ``abs``, ``leaky_relu`` without input derivatives), a smooth name evaluated
+    by Price-theorem quadrature (``tanh``, ``sigmoid``, ``softplus``, ``swish``), or any
+    smooth callable ``R -> R`` (also by quadrature). ``quadrature_degree`` fixes the
+    quadrature's degree; ``None`` chooses it from an error estimate.
     """
 
     width: int
     depth: int
-    activation: str = "erf"
+    activation: object = "erf"
     W_std: float = 1.0
     b_std: float = 1.0
+    quadrature_degree: int | None = None
 
     def __post_init__(self):
         for field in ("width", "depth"):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{field} must be an integer >= 1, got {value!r}.")
-        if self.activation not in ACTIVATIONS:
+        if not (callable(self.activation) or self.activation in ACTIVATIONS
+                or self.activation in _smooth.SMOOTH_ACTIVATIONS):
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of "
-                f"{sorted(ACTIVATIONS)}."
+                f"{sorted(ACTIVATIONS) + sorted(_smooth.SMOOTH_ACTIVATIONS)} or pass a "
+                "smooth callable."
             )
         for field in ("W_std", "b_std"):
             value = getattr(self, field)
@@ -65,10 +99,64 @@ class Network:
                 raise ValueError(f"{field} must be a finite number >= 0, got {value!r}.")
         if self.W_std == 0:
             raise ValueError("W_std must be > 0: with W_std = 0 the network is constant.")
+        if self.quadrature_degree is not None and (
+                not isinstance(self.quadrature_degree, int) or self.quadrature_degree < 1):
+            raise ValueError(f"quadrature_degree must be an integer >= 1, got "
+                             f"{self.quadrature_degree!r}.")
+
+    @property
+    def uses_quadrature(self) -> bool:
+        return self.activation not in ACTIVATIONS
+
+    @functools.cached_property
+    def smooth(self) -> _smooth.SmoothActivation:
+        if not self.uses_quadrature:
+            raise ValueError(f"activation {self.activation!r} has a closed-form kernel.")
+        return _smooth.smooth_activation(self.activation)
+
+    @property
+    def activation_name(self) -> str:
+        return self.activation if isinstance(self.activation, str) else self.smooth.name
+
+    def layer_variances(self, points) -> np.ndarray:
+        """Largest pre-activation variance ``q(x, x)`` of each hidden layer over
+        ``points: (n, d)`` (numpy, for choosing the quadrature degree)."""
+        x = np.asarray(points, dtype=np.float64)
+        q = self.W_std ** 2 * np.sum(x * x, axis=1) / x.shape[1] + self.b_std ** 2
+        out = []
+        for _ in range(self.depth):
+            out.append(float(q.max()))
+            q = self.W_std ** 2 * _smooth.second_moment(self.smooth, q) + self.b_std ** 2
+        return np.array(out)
+
+    def choose_quadrature(self, points, order: int, tol: float | None = None,
+                          with_estimate: bool = False):
+        """This network with the number of mixture nodes / quadrature degree that reaches
+        relative error ``tol`` (estimated) in the layer maps and their first ``order``
+        derivatives, for the variances ``points: (n, d)`` reach (a no-op for closed-form
+        activations). With ``with_estimate``: ``(network, estimated error)``."""
+        net, estimate = self, 0.0
+        if self.uses_quadrature:
+            degree, estimate = _smooth.choose_degree(
+                self.smooth, float(self.layer_variances(points).max()), order, tol)
+            net = dataclasses.replace(self, quadrature_degree=degree)
+        return (net, estimate) if with_estimate else net
+
+    @property
+    def degree(self) -> int:
+        """The quadrature degree in use (chosen for |x|^2/d <= 1 and 4 derivatives if unset)."""
+        if self.quadrature_degree is not None:
+            return self.quadrature_degree
+        d = 1
+        point = np.full((1, d), _DEFAULT_INPUT_SCALE)
+        return _smooth.choose_degree(self.smooth, float(self.layer_variances(point).max()), 4)[0]
 
     @functools.cached_property
     def _stax(self) -> tuple:
-        act = ACTIVATIONS[self.activation].layer
+        if self.uses_quadrature:
+            act = lambda: _smooth.stax_layer(self.smooth, lambda: self.degree)  # noqa: E731
+        else:
+            act = ACTIVATIONS[self.activation].layer
         layers = []
         for _ in range(self.depth):
             layers += [stax.Dense(self.width, self.W_std, self.b_std, parameterization="ntk"),
@@ -92,8 +180,19 @@ class Network:
         return self._stax[2]
 
     @property
+    def pair_cost(self) -> int:
+        """Relative memory per kernel entry of one activation layer's map (1: closed
+        form; an erf mixture holds a nodes x nodes array per entry, Gauss-Hermite a
+        degree-long one)."""
+        if not self.uses_quadrature:
+            return 1
+        return self.degree ** 2 if self.smooth.exact else self.degree
+
+    @property
     def smoothness(self) -> float:
-        return ACTIVATIONS[self.activation].smoothness
+        if not self.uses_quadrature:
+            return ACTIVATIONS[self.activation].smoothness
+        return math.inf
 
     def init(self, key: jax.Array, input_dim: int):
         """Parameters of a fresh network for inputs of dimension ``input_dim``."""
@@ -106,9 +205,21 @@ class Network:
     def check_differentiable(self, operator, total_order: int | None = None) -> None:
         """Refuse (ValueError) derivatives the activation's kernel cannot take."""
         order = operator.order
+        total = f" ({total_order} in total across both kernel arguments)" if total_order else ""
+        if (self.uses_quadrature and not isinstance(self.activation, str)
+                and not self.smooth.exact and order > 0):
+            # Kernel derivatives of order m need f^(2m+1): probe the callable up to there.
+            needed = 2 * (total_order or order) + 1
+            bad = _probe_smoothness(self.smooth, needed)
+            if bad is not None:
+                raise ValueError(
+                    f"activation {self.activation_name!r} is not smooth enough for operator "
+                    f"{str(operator)!r}: its derivative of order {bad} has a kink or jump "
+                    f"(the kernel needs {needed} smooth derivatives for input derivatives "
+                    f"of order {order}{total}). Use a smooth activation: {_SMOOTH}."
+                )
         if order <= self.smoothness:
             return
-        total = f" ({total_order} in total across both kernel arguments)" if total_order else ""
         raise ValueError(
             f"activation {self.activation!r} is not smooth enough for operator "
             f"{str(operator)!r}: it takes input derivatives of order {order}{total}, but "
@@ -119,7 +230,8 @@ class Network:
         )
 
 
-def mlp(width: int, depth: int, activation: str = "erf", W_std: float = 1.0,
-        b_std: float = 1.0) -> Network:
+def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
+        b_std: float = 1.0, quadrature_degree: int | None = None) -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` (see :class:`Network`)."""
-    return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std)
+    return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
+                   quadrature_degree=quadrature_degree)

@@ -416,6 +416,24 @@ class Operator:
                 return self._residual(*(x[..., i] for i in range(x.shape[-1])), *derivs)
         return lf
 
+    @property
+    def derivative_orders(self) -> tuple[tuple[int, ...], ...]:
+        """The multi-indices of the derivatives of ``u`` the operator involves."""
+        if self.is_linear:
+            return tuple(t.orders for t in self._terms)
+        return self._orders
+
+    def linearized_coefficients(self, x: jnp.ndarray, derivatives) -> list:
+        """``[dL/d(D^a u)]`` for ``a`` in :attr:`derivative_orders`, at ``x: (d,)`` with
+        the values ``derivatives`` of ``D^a u(x)``: the coefficients of the operator's
+        linearization (for a linear operator, its own coefficients ``c_a(x)``).
+        ``∂θ L[u] = sum_a coefficient_a ∂θ D^a u``."""
+        if self.is_linear:
+            return [c(x) for c in self._coefficients]
+        args = [x[..., i] for i in range(x.shape[-1])]
+        derivatives = tuple(derivatives)
+        return list(jax.grad(lambda d: self._residual(*args, *d))(derivatives))
+
     def on_kernel(self, k: Callable, argnum: int = 0) -> Callable:
         """Action on a kernel: ``L`` applied to argument ``argnum`` of ``k``.
 

@@ -25,6 +25,7 @@ KINDS = ("ntk", "nngp")
 # Tiles of about this many entries bound the memory of the derivative intermediates
 # (a depth-2, fourth-order JVP keeps a few hundred arrays of the tile's size alive).
 _TILE_ENTRIES = 2 ** 18
+_MIN_TILE_ENTRIES = 2 ** 12
 _PROGRESS_ENTRIES = 2 ** 24
 
 
@@ -65,13 +66,14 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[:1], extra, axis=0)]) if extra else x
 
 
-def _tile_sizes(n1: int, n2: int, diagonal: bool, batch_size: int | None) -> tuple[int, int]:
+def _tile_sizes(n1: int, n2: int, diagonal: bool, batch_size: int | None,
+                entries: int = _TILE_ENTRIES) -> tuple[int, int]:
     if diagonal:  # square tiles, so tile (i, j) is the transpose of tile (j, i)
-        edge = batch_size or int(math.isqrt(_TILE_ENTRIES))
+        edge = batch_size or int(math.isqrt(entries))
         edge = min(edge, n1)
         return edge, edge
-    b1 = min(n1, batch_size or int(math.isqrt(_TILE_ENTRIES)))
-    b2 = min(n2, max(b1, _TILE_ENTRIES // b1))
+    b1 = min(n1, batch_size or int(math.isqrt(entries)))
+    b2 = min(n2, max(b1, entries // b1))
     return b1, b2
 
 
@@ -106,9 +108,12 @@ def _fill_block(fn, x1: np.ndarray, x2: np.ndarray, out: np.ndarray, b1: int, b2
         values = np.asarray(values)
         for (i, j), tile in zip(group, values):
             ni, nj = min(b1, n1 - i), min(b2, n2 - j)
-            out[i:i + ni, j:j + nj] = tile[:ni, :nj]
+            tile = tile[:ni, :nj]
+            if diagonal and j == i:  # entries (a, b), (b, a) differ by round-off
+                tile = (tile + tile.T) / 2
+            out[i:i + ni, j:j + nj] = tile
             if diagonal and j > i:
-                out[j:j + nj, i:i + ni] = tile[:ni, :nj].T
+                out[j:j + nj, i:i + ni] = tile.T
         bar.update(len(group))
 
     pending = None
@@ -150,13 +155,25 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         for c in cols:
             operator_kernel_fn(net, r.operator, c.operator, kind)  # validates, cheap
     symmetric = blocks2 is None
+    info = {}
+    if net.uses_quadrature and net.quadrature_degree is None:
+        # Degree from an error estimate at the variances these points reach.
+        points = np.concatenate([b.points for b in rows + cols])
+        order = max(r.operator.order for r in rows) + max(c.operator.order for c in cols)
+        net, info["estimated_error"] = net.choose_quadrature(points, order, with_estimate=True)
+    if net.uses_quadrature:
+        info["quadrature_degree"] = net.quadrature_degree
+        info["method"] = "erf mixture" if net.smooth.exact else "Gauss-Hermite + Price"
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     n_devices = jax.local_device_count()
 
+    # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
+    tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
+
     def plan(r, c):
         diagonal = symmetric and r is c
-        b1, b2 = _tile_sizes(r.size, c.size, diagonal, batch_size)
+        b1, b2 = _tile_sizes(r.size, c.size, diagonal, batch_size, tile_entries)
         return diagonal, b1, b2
 
     todo = [(r, c) for i, r in enumerate(rows) for j, c in enumerate(cols)
@@ -166,12 +183,12 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         diagonal, b1, b2 = plan(r, c)
         n_tiles += len(_tiles(r.size, c.size, b1, b2, diagonal))
     entries = sum(r.size * c.size for r, c in todo)
-    show = entries >= _PROGRESS_ENTRIES if progress is None else bool(progress)
+    show = entries * net.pair_cost >= _PROGRESS_ENTRIES if progress is None else bool(progress)
     with tqdm(total=n_tiles, disable=not show, desc=f"K* ({kind})", unit="tile") as bar:
         def compute(r, c, out):
             fn = _compiled(net, r.operator, c.operator, kind, n_devices)
             diagonal, b1, b2 = plan(r, c)
             _fill_block(fn, r.points, c.points, out, b1, b2, diagonal, n_devices, bar)
 
-        return assemble(rows, cols, compute, kind, symmetric)
+        return assemble(rows, cols, compute, kind, symmetric, info)
 

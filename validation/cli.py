@@ -67,6 +67,7 @@ def _cmd_kernel(args) -> int:
         "operator": str(op), "boundary_operator": str(bop), "variables": list(op.variables),
         "network": {"depth": net.depth, "activation": net.activation,
                     "W_std": net.W_std, "b_std": net.b_std},
+        "kernel_info": {k: v for k, v in K.info.items()},
         "kind": args.kind, "n_residual": int(x.shape[0]), "n_boundary": int(xb.shape[0]),
         "seconds": round(seconds, 3),
         "trace_uu": float(np.trace(Kuu)), "trace_rr": float(np.trace(Krr)),
@@ -82,11 +83,156 @@ def _cmd_kernel(args) -> int:
     return 0
 
 
-def _add_network_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--activation", default="erf", help="erf, sin, gelu, ... (default erf)")
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for dist in ("ntk-pinn", "jax", "jaxlib", "neural-tangents", "numpy", "scipy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _problem_params(items) -> dict:
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--problem-param expects key=value, got {item!r}.")
+        params[key] = float(value)
+    return params
+
+
+def _study_setup(args, extra: dict):
+    """(problem, net, out dir, config): refuses a directory holding another study's
+    configuration, since its finished runs would be mixed into this one."""
+    import ntk_pinn
+    from ntk_pinn import problems
+
+    params = _problem_params(args.problem_param)
+    problem = problems.get(args.problem, **params)
+    net = ntk_pinn.mlp(args.widths[0], args.depth, args.activation, args.W_std, args.b_std)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"study": args.study, "problem": problem.name, "depth": args.depth,
+              "activation": args.activation, "W_std": args.W_std, "b_std": args.b_std,
+              "n_residual": args.n_residual, "n_boundary": args.n_boundary,
+              "point_seed": args.point_seed, "widths": args.widths, "seeds": args.seeds, **extra}
+    path = out / "config.json"
+    if path.exists() and json.loads(path.read_text()) != config:
+        raise ValueError(f"{out} holds a study with another configuration ({path}); use a "
+                         "new --out directory.")
+    path.write_text(json.dumps(config, indent=2))
+    return problem, net, out, config
+
+
+def _write_csv(path, header, rows) -> None:
+    path.write_text("\n".join([header] + [",".join(str(v) for v in r) for r in rows]) + "\n")
+
+
+def _slope_table(slopes) -> dict:
+    return {"/".join(p): dict(zip(("slope", "low", "high"), s)) for p, s in slopes.items()}
+
+
+def _slope_table_md(widths, values: dict, slopes: dict) -> list:
+    """Markdown rows: per block pair the per-width means of ``values[pair]`` (``(n_widths,
+    n_seeds)``) and the fitted slope with its CI."""
+    rows = ["| block | " + " | ".join(f"w={w}" for w in widths) + " | slope [95% CI] |",
+            "|---|" + "---|" * (len(widths) + 1)]
+    for pair, v in values.items():
+        s, lo, hi = slopes[pair]
+        rows.append(f"| {'/'.join(pair)} | " + " | ".join(f"{m:.3g}" for m in v.mean(axis=1))
+                    + f" | {s:.2f} [{lo:.2f}, {hi:.2f}] |")
+    return rows
+
+
+def _finish(out, payload, report, verdict) -> int:
+    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    (out / "report.md").write_text("\n".join(report) + "\n")
+    print(f"report: {out / 'report.md'}")
+    print(f"verdict: {verdict}")
+    return 0
+
+
+def _cmd_study_width(args) -> int:
+    from validation import width_study
+    from validation.plots import plot_width_study
+
+    problem, net, out, config = _study_setup(args, {})
+    blocks = problem.blocks(args.n_residual, args.n_boundary, seed=args.point_seed)
+    study = width_study(net, blocks, args.widths, args.seeds, run_dir=out)
+    raw = {"/".join(p): e.tolist() for p, e in study.errors.items()}
+    _write_csv(out / "results.csv", "block,width,seed,relative_error",
+               [(pair, w, s, f"{e[i][j]:.10g}") for pair, e in raw.items()
+                for i, w in enumerate(study.widths) for j, s in enumerate(study.seeds)])
+    plot_width_study(study, out / "width_errors.png",
+                     title=f"{problem.name}: depth-{args.depth} {args.activation}")
+    verdict = study.verdict()
+    report = [f"# Width study: {problem.name}", "", f"**Verdict:** {verdict}", "",
+              f"Network: depth {args.depth}, {args.activation}, W_std {args.W_std}, "
+              f"b_std {args.b_std}. Points: {args.n_residual} residual, {args.n_boundary} "
+              f"per constraint (seed {args.point_seed}). Seeds: {list(study.seeds)}.", ""]
+    report += _slope_table_md(study.widths, study.errors, study.slopes)
+    report += ["", "Entries: mean over seeds of ||K_emp - K*||_F / ||K*||_F at initialization.",
+               "", "![errors vs width](width_errors.png)"]
+    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
+               "seeds": list(study.seeds), "errors": raw, "slopes": _slope_table(study.slopes),
+               "holds": study.holds(), "verdict": verdict}
+    return _finish(out, payload, report, verdict)
+
+
+def _cmd_study_training(args) -> int:
+    from validation import training_study
+    from validation._width import slope_verdict
+    from validation.plots import plot_training_study
+
+    problem, net, out, config = _study_setup(
+        args, {"lr": args.lr, "steps": args.steps, "record_every": args.record_every})
+    study = training_study(net, problem, args.widths, args.seeds, lr=args.lr, steps=args.steps,
+                           record_every=args.record_every, n_residual=args.n_residual,
+                           n_boundary=args.n_boundary, point_seed=args.point_seed, run_dir=out)
+    drift = {"/".join(p): d.tolist() for p, d in study.drift.items()}
+    rows = []
+    for pair, d in drift.items():
+        for i, w in enumerate(study.widths):
+            for j, s in enumerate(study.seeds):
+                for k, step in enumerate(study.steps):
+                    rows.append((pair, w, s, int(step), f"{d[i][j][k]:.10g}",
+                                 f"{study.loss[i, j, k]:.10g}",
+                                 f"{study.predicted_loss[i, j, k]:.10g}"))
+    _write_csv(out / "results.csv", "block,width,seed,step,drift,loss,predicted_loss", rows)
+    plot_training_study(study, out / "drift.png", out / "loss.png", title=problem.name)
+    gap = study.loss_gap()
+    verdict = (slope_verdict("NTK drift ~ width^(-1/2)", study.drift_slopes)
+               + f"; loss vs exp(-K* t): max |log ratio| {gap[0]:.2g} at width "
+               f"{study.widths[0]}, {gap[-1]:.2g} at width {study.widths[-1]}")
+    report = [f"# Training study: {problem.name}", "", f"**Verdict:** {verdict}", "",
+              f"Full-batch gradient descent, lr {study.lr:.4g} (t = lr * step), "
+              f"{args.steps} steps, recorded every {args.record_every}. Network: depth "
+              f"{args.depth}, {args.activation}. Seeds: {list(study.seeds)}.", ""]
+    report += _slope_table_md(study.widths, {p: d[:, :, -1] for p, d in study.drift.items()},
+                              study.drift_slopes)
+    report += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, mean over seeds.",
+               "Loss gap per width (mean over seeds of max_t |log(loss / prediction)|): "
+               + ", ".join(f"{w}: {g:.3g}" for w, g in zip(study.widths, gap)), "",
+               "![drift](drift.png)", "", "![loss](loss.png)"]
+    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
+               "seeds": list(study.seeds), "lr": study.lr, "steps": study.steps.tolist(),
+               "drift": drift, "drift_slopes": _slope_table(study.drift_slopes),
+               "loss": study.loss.tolist(), "predicted_loss": study.predicted_loss.tolist(),
+               "loss_gap": gap.tolist(), "verdict": verdict}
+    return _finish(out, payload, report, verdict)
+
+
+def _add_network_args(p: argparse.ArgumentParser, width: bool = True) -> None:
+    p.add_argument("--activation", default="erf",
+                   help="erf, sin, gelu, tanh, sigmoid, softplus, swish (default erf)")
     p.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
-    p.add_argument("--width", type=int, default=512,
-                   help="width of the finite networks of the spec (K* does not depend on it)")
+    if width:
+        p.add_argument("--width", type=int, default=512,
+                       help="width of the finite networks of the spec (K* does not depend on it)")
     p.add_argument("--W-std", dest="W_std", type=float, default=1.0)
     p.add_argument("--b-std", dest="b_std", type=float, default=1.0)
 
@@ -113,6 +259,37 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--out", required=True, help="output directory")
     k.set_defaults(func=_cmd_kernel)
+
+    study = sub.add_parser("study", help="studies of finite networks against the theory")
+    studies = study.add_subparsers(dest="study", required=True)
+    def common(p, widths, n_residual):
+        p.add_argument("--problem", default="poisson_1d",
+                       help="poisson_1d, poisson_2d, heat_1d, wave_1d (default poisson_1d)")
+        p.add_argument("--problem-param", action="append", metavar="KEY=VALUE",
+                       help="problem parameter, e.g. a=1 for poisson_1d (repeatable)")
+        p.add_argument("--widths", type=int, nargs="+", default=widths)
+        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        _add_network_args(p, width=False)
+        p.add_argument("--n-residual", type=int, default=n_residual)
+        p.add_argument("--n-boundary", type=int, default=2)
+        p.add_argument("--point-seed", type=int, default=0)
+        p.add_argument("--out", required=True, help="output directory (also the resume state)")
+
+    resumable = ("Resumable: each finished (width, seed) is saved under OUT/runs/ at once; "
+                 "rerunning the same command skips them.")
+    w = studies.add_parser(
+        "width", help="empirical NTK at initialization vs K* over widths and seeds",
+        description=resumable)
+    common(w, [64, 128, 256, 512, 1024], 32)
+    w.set_defaults(func=_cmd_study_width)
+    t = studies.add_parser(
+        "training", help="NTK drift during gradient descent and loss vs exp(-K* t)",
+        description=resumable)
+    common(t, [64, 256, 1024], 16)
+    t.add_argument("--lr", type=float, default=None, help="default 1 / lambda_max(K*)")
+    t.add_argument("--steps", type=int, default=400)
+    t.add_argument("--record-every", type=int, default=40)
+    t.set_defaults(func=_cmd_study_training)
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_kernel_heatmap", "plot_spectra"]
+__all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study"]
 
 
 def _pyplot():
@@ -60,4 +60,72 @@ def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_width_study(study, path, title: str = "Empirical NTK vs K*") -> None:
+    """Log-log ``‖K_emp - K*‖_F / ‖K*‖_F`` against width per block pair: every run, the
+    mean over seeds, the fitted slope and a ``width^(-1/2)`` guide."""
+    plt = _pyplot()
+    widths = np.asarray(study.widths, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for i, (pair, errors) in enumerate(study.errors.items()):
+        color = f"C{i}"
+        slope, lo, hi = study.slopes[pair]
+        label = "/".join(pair)
+        for j in range(errors.shape[1]):
+            ax.scatter(widths, errors[:, j], s=10, color=color, alpha=0.4)
+        mean = errors.mean(axis=1)
+        ax.plot(widths, mean, "o", color=color, label=f"{label}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
+        # fitted line through the geometric mean of all runs
+        c = np.mean(np.log(errors)) - slope * np.mean(np.log(widths))
+        ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color)
+    ref = np.exp(np.mean(np.log(next(iter(study.errors.values())))))
+    ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, "k--",
+            label="width$^{-1/2}$ guide")
+    ax.set(xscale="log", yscale="log", xlabel="width",
+           ylabel=r"$\|K_{emp} - K^*\|_F / \|K^*\|_F$", title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
+    """Two figures: NTK drift ``‖K(t) - K(0)‖/‖K(0)‖`` over steps (mean over seeds, one
+    curve per width and block pair) with the final drift against width (log-log, fitted
+    slope and a ``width^(-1/2)`` guide); and the training loss of every width (seed 0)
+    against the linearized infinite-width prediction (dashed)."""
+    plt = _pyplot()
+    widths = np.asarray(study.widths, dtype=float)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (pair, drift) in enumerate(study.drift.items()):
+        for j, w in enumerate(study.widths):
+            a1.plot(study.steps, drift[j].mean(axis=0), color=f"C{i}",
+                    alpha=0.3 + 0.7 * (j + 1) / len(widths),
+                    label=f"{'/'.join(pair)}" if j == len(widths) - 1 else None)
+        final = drift[:, :, -1]
+        slope, lo, hi = study.drift_slopes[pair]
+        a2.plot(widths, final.mean(axis=1), "o-", color=f"C{i}",
+                label=f"{'/'.join(pair)}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
+    first = next(iter(study.drift.values()))[:, :, -1].mean(axis=1)
+    a2.plot(widths, first[0] * (widths / widths[0]) ** -0.5, "k--", label="width$^{-1/2}$")
+    a1.set(xlabel="step", ylabel=r"$\|K(t) - K(0)\|_F / \|K(0)\|_F$",
+           title=f"NTK drift (darker = wider) {title}")
+    a1.legend(fontsize=7)
+    a2.set(xscale="log", yscale="log", xlabel="width", ylabel="final drift")
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(drift_path, dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for j, w in enumerate(study.widths):
+        ax.plot(study.steps, study.loss[j, 0], color=f"C{j}", label=f"width {w}")
+        ax.plot(study.steps, study.predicted_loss[j, 0], "--", color=f"C{j}")
+    ax.set(yscale="log", xlabel="step", ylabel="loss",
+           title=f"loss (solid) vs exp(-K* t) prediction (dashed) {title}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(loss_path, dpi=120)
     plt.close(fig)

@@ -1,0 +1,178 @@
+"""Linear PDE problems with exact solutions: operators, sources, constraints, samplers.
+
+A :class:`Problem` is a residual constraint ``L[u] = f`` on the interior plus constraint
+terms (boundary values, initial conditions), each an ``Operator`` with its target values
+and a point sampler. ``problem.blocks(...)`` gives the ``{name: (operator, points)}``
+mapping that ``theory.limiting_kernel`` / ``ntk_pinn.empirical_kernel`` take, and
+``problem.data(...)`` adds the target values.
+
+Problems (Wang, Yu & Perdikaris' settings where they have one):
+``poisson_1d(a)``: ``u_xx = f`` on [0, 1], ``u = sin(a π x)``, Dirichlet at 0 and 1;
+``poisson_2d()``: ``u_xx + u_yy = f`` on the unit square, ``u = sin(πx) sin(πy)``;
+``heat_1d(nu)``: ``u_t - nu u_xx = 0``, ``u = exp(-nu π² t) sin(πx)``;
+``wave_1d()``: ``u_tt - 4 u_xx = 0``, ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from ._operator import Operator
+
+__all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
+           "PROBLEMS", "get"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """``operator[u](x) = target(x)`` for ``x`` drawn by ``sampler(rng, n) -> (n, d)``."""
+
+    name: str
+    operator: Operator
+    target: Callable[[np.ndarray], np.ndarray]
+    sampler: Callable[[np.random.Generator, int], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    name: str
+    variables: tuple[str, ...]
+    residual: Constraint
+    constraints: tuple[Constraint, ...]
+    exact: Callable[[np.ndarray], np.ndarray]   # (n, d) -> (n,)
+    domain: tuple[tuple[float, float], ...]
+
+    @property
+    def terms(self) -> tuple[Constraint, ...]:
+        """All constraints, boundary/initial ones first, residual last."""
+        return self.constraints + (self.residual,)
+
+    def _sizes(self, n_residual: int, n_boundary: int) -> dict:
+        for label, n in (("n_residual", n_residual), ("n_boundary", n_boundary)):
+            if not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"{label} must be a positive integer, got {n!r}.")
+        return {c.name: n_boundary for c in self.constraints} | {self.residual.name: n_residual}
+
+    def blocks(self, n_residual: int, n_boundary: int, seed: int = 0) -> dict:
+        """``{name: (operator, points)}``; the same ``seed`` gives the same points."""
+        return {k: (op, x) for k, (op, x, _) in self.data(n_residual, n_boundary, seed).items()}
+
+    def data(self, n_residual: int, n_boundary: int, seed: int = 0) -> dict:
+        """``{name: (operator, points (n, d), target values (n,))}``."""
+        sizes = self._sizes(n_residual, n_boundary)
+        rng = np.random.default_rng(seed)
+        out = {}
+        for c in self.terms:
+            x = np.asarray(c.sampler(rng, sizes[c.name]), dtype=np.float64)
+            out[c.name] = (c.operator, x, np.asarray(c.target(x), dtype=np.float64))
+        return out
+
+    def grid(self, n: int) -> np.ndarray:
+        """A tensor grid of ``n`` points per axis over the domain: ``(n**d, d)``."""
+        axes = [np.linspace(lo, hi, n) for lo, hi in self.domain]
+        return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def _uniform(domain):
+    lo = np.array([a for a, _ in domain])
+    hi = np.array([b for _, b in domain])
+    return lambda rng, n: lo + (hi - lo) * rng.uniform(size=(n, len(domain)))
+
+
+def _line(fixed_axis: int, values, domain):
+    """Points with coordinate ``fixed_axis`` cycling through ``values``, others uniform."""
+    free = _uniform(domain)
+
+    def sample(rng, n):
+        x = free(rng, n)
+        x[:, fixed_axis] = np.resize(np.asarray(values, dtype=float), n)
+        return x
+
+    return sample
+
+
+def poisson_1d(a: float = 4.0) -> Problem:
+    """``u_xx = -(aπ)² sin(aπx)`` on [0, 1], ``u(0) = u(1) = 0``; ``a = 4`` as in Wang et al."""
+    k = a * np.pi
+    exact = lambda x: np.sin(k * x[:, 0])  # noqa: E731
+    dom = ((0.0, 1.0),)
+    return Problem(
+        name=f"poisson_1d(a={a:g})", variables=("x",),
+        residual=Constraint("r", Operator("u_xx", "x"), lambda x: -k * k * exact(x),
+                            _uniform(dom)),
+        constraints=(Constraint("u", Operator("u", "x"), exact,
+                                lambda rng, n: np.resize([0.0, 1.0], n)[:, None]),),
+        exact=exact, domain=dom)
+
+
+def poisson_2d() -> Problem:
+    """``u_xx + u_yy = -2π² u`` on the unit square, ``u = sin(πx) sin(πy)``, zero on the
+    boundary."""
+    exact = lambda x: np.sin(np.pi * x[:, 0]) * np.sin(np.pi * x[:, 1])  # noqa: E731
+    dom = ((0.0, 1.0), (0.0, 1.0))
+
+    def boundary(rng, n):
+        t = rng.uniform(size=n)
+        side = np.arange(n) % 4
+        x = np.where(side == 0, 0.0, np.where(side == 1, 1.0, t))
+        y = np.where(side == 2, 0.0, np.where(side == 3, 1.0, t))
+        return np.stack([x, y], axis=1)
+
+    return Problem(
+        name="poisson_2d", variables=("x", "y"),
+        residual=Constraint("r", Operator("u_xx + u_yy", "x y"),
+                            lambda x: -2 * np.pi ** 2 * exact(x), _uniform(dom)),
+        constraints=(Constraint("u", Operator("u", "x y"), exact, boundary),),
+        exact=exact, domain=dom)
+
+
+def heat_1d(nu: float = 0.1) -> Problem:
+    """``u_t - nu u_xx = 0`` on (t, x) in [0, 1]², ``u = exp(-nu π² t) sin(πx)``: initial
+    condition at t = 0 and zero boundary values at x = 0, 1."""
+    exact = lambda z: np.exp(-nu * np.pi ** 2 * z[:, 0]) * np.sin(np.pi * z[:, 1])  # noqa
+    dom = ((0.0, 1.0), (0.0, 1.0))
+    return Problem(
+        name=f"heat_1d(nu={nu:g})", variables=("t", "x"),
+        residual=Constraint("r", Operator(f"u_t - {nu!r}*u_xx", "t x"),
+                            lambda z: np.zeros(len(z)), _uniform(dom)),
+        constraints=(Constraint("ic", Operator("u", "t x"), exact, _line(0, [0.0], dom)),
+                     Constraint("bc", Operator("u", "t x"), exact, _line(1, [0.0, 1.0], dom))),
+        exact=exact, domain=dom)
+
+
+def wave_1d() -> Problem:
+    """Wang et al.'s wave example: ``u_tt - 4 u_xx = 0`` on (t, x) in [0, 1]²,
+    ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``; ``u`` and ``u_t`` at t = 0, zero
+    boundary values."""
+    def exact(z):
+        t, x = z[:, 0], z[:, 1]
+        return np.sin(np.pi * x) * np.cos(2 * np.pi * t) + 0.5 * np.sin(4 * np.pi * x) * np.cos(
+            8 * np.pi * t)
+
+    dom = ((0.0, 1.0), (0.0, 1.0))
+    at_t0 = _line(0, [0.0], dom)
+    return Problem(
+        name="wave_1d", variables=("t", "x"),
+        residual=Constraint("r", Operator("u_tt - 4*u_xx", "t x"),
+                            lambda z: np.zeros(len(z)), _uniform(dom)),
+        constraints=(Constraint("ic", Operator("u", "t x"), exact, at_t0),
+                     Constraint("ic_t", Operator("u_t", "t x"), lambda z: np.zeros(len(z)), at_t0),
+                     Constraint("bc", Operator("u", "t x"), exact, _line(1, [0.0, 1.0], dom))),
+        exact=exact, domain=dom)
+
+
+PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
+            "wave_1d": wave_1d}
+
+
+def get(name: str, **params) -> Problem:
+    """A problem by name, e.g. ``get("poisson_1d", a=1.0)``; defaults for omitted params."""
+    if name not in PROBLEMS:
+        raise ValueError(f"unknown problem {name!r}; choose one of {sorted(PROBLEMS)}.")
+    try:
+        return PROBLEMS[name](**params)
+    except TypeError as err:
+        raise ValueError(f"bad parameters {params} for problem {name!r}: {err}.") from None
