@@ -226,6 +226,66 @@ def _cmd_study_training(args) -> int:
     return _finish(out, payload, report, verdict)
 
 
+def _cmd_posterior(args) -> int:
+    import ntk_pinn
+    import theory
+    from ntk_pinn import problems
+    from validation.plots import plot_posterior
+
+    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
+    obs = list(problem.data(args.n_residual, args.n_boundary, seed=args.point_seed).values())
+    x_test = problem.grid(args.grid)
+    t0 = time.perf_counter()
+    post = theory.gp_posterior(net, obs, x_test, kind=args.kind, t=args.t,
+                               noise=args.noise, calibrate=args.calibrate)
+    seconds = time.perf_counter() - t0
+    exact = problem.exact(x_test)
+    err = float(np.linalg.norm(post.mean - exact) / np.linalg.norm(exact))
+    cover = float(np.mean(np.abs(post.mean - exact) <= 3 * post.std + 1e-7))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_posterior(problem, x_test, post, out / "posterior.png",
+                   title=f"{problem.name}, {args.kind}: rel. L2 {err:.2g}")
+    summary = {"problem": problem.name, "kind": args.kind, "t": args.t, "depth": args.depth,
+               "activation": args.activation, "n_residual": args.n_residual,
+               "n_boundary": args.n_boundary, "relative_l2_error": err,
+               "fraction_within_3_sigma": cover, "jitter": post.jitter,
+               "amplitude_scale": post.scale, "seconds": round(seconds, 3),
+               "versions": _versions()}
+    (out / "posterior.json").write_text(json.dumps(summary, indent=2))
+    np.savez(out / "posterior.npz", x=x_test, mean=post.mean, std=post.std, exact=exact)
+    print(f"{problem.name} ({args.kind}): relative L2 error {err:.3g}, {100 * cover:.0f}% of "
+          f"the grid within 3 sigma, jitter {post.jitter:g}")
+    print(f"  wrote {out / 'posterior.png'}, {out / 'posterior.json'}")
+    return 0
+
+
+def _cmd_spectrum(args) -> int:
+    import ntk_pinn
+    import theory
+    from ntk_pinn import problems
+    from validation.plots import plot_spectra
+
+    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
+    K = theory.limiting_kernel(net, problem.blocks(args.n_residual, args.n_boundary,
+                                                   seed=args.point_seed))
+    spec = theory.spectrum(K)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_spectra({f"K*_{n}": spec.eigenvalues[n] for n in K.names} | {"K*": spec.eigenvalues["K"]},
+                 out / "spectrum.png", title=f"Eigenvalues of K*, {problem.name}")
+    weights = theory.adaptive_weights(K)
+    summary = {"problem": problem.name, "traces": spec.traces, "mean_rates": spec.mean_rates,
+               "rate_discrepancy": spec.rate_discrepancy, "adaptive_weights": weights}
+    (out / "spectrum.json").write_text(json.dumps(summary, indent=2))
+    print(f"{problem.name}: traces {spec.traces}; rate discrepancy "
+          f"{spec.rate_discrepancy:.3g}; adaptive weights {weights}")
+    print(f"  wrote {out / 'spectrum.png'}, {out / 'spectrum.json'}")
+    return 0
+
+
 def _add_network_args(p: argparse.ArgumentParser, width: bool = True) -> None:
     p.add_argument("--activation", default="erf",
                    help="erf, sin, gelu, tanh, sigmoid, softplus, swish (default erf)")
@@ -260,20 +320,38 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", required=True, help="output directory")
     k.set_defaults(func=_cmd_kernel)
 
-    study = sub.add_parser("study", help="studies of finite networks against the theory")
-    studies = study.add_subparsers(dest="study", required=True)
-    def common(p, widths, n_residual):
+    def problem_args(p, n_residual):
         p.add_argument("--problem", default="poisson_1d",
                        help="poisson_1d, poisson_2d, heat_1d, wave_1d (default poisson_1d)")
         p.add_argument("--problem-param", action="append", metavar="KEY=VALUE",
-                       help="problem parameter, e.g. a=1 for poisson_1d (repeatable)")
-        p.add_argument("--widths", type=int, nargs="+", default=widths)
-        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+                       help="problem parameter, e.g. a=2 for poisson_1d (repeatable)")
         _add_network_args(p, width=False)
         p.add_argument("--n-residual", type=int, default=n_residual)
         p.add_argument("--n-boundary", type=int, default=2)
         p.add_argument("--point-seed", type=int, default=0)
-        p.add_argument("--out", required=True, help="output directory (also the resume state)")
+        p.add_argument("--out", required=True, help="output directory")
+
+    post = sub.add_parser("posterior", help="GP posterior (NNGP or NTK ensemble) of a problem",
+                          description="Condition the infinite-width prior on the problem's "
+                                      "constraints; plot mean ± 2σ against the exact solution.")
+    problem_args(post, 32)
+    post.add_argument("--kind", choices=["nngp", "ntk"], default="nngp")
+    post.add_argument("--t", type=float, default=None, help="training time (NTK; default: converged)")
+    post.add_argument("--noise", type=float, default=0.0)
+    post.add_argument("--calibrate", action="store_true",
+                      help="scale the covariance by the maximum-likelihood prior amplitude")
+    post.add_argument("--grid", type=int, default=201, help="test points per axis")
+    post.set_defaults(func=_cmd_posterior)
+    spec = sub.add_parser("spectrum", help="eigenvalues, trace ratios, adaptive weights of K*")
+    problem_args(spec, 64)
+    spec.set_defaults(func=_cmd_spectrum)
+
+    study = sub.add_parser("study", help="studies of finite networks against the theory")
+    studies = study.add_subparsers(dest="study", required=True)
+    def common(p, widths, n_residual):
+        problem_args(p, n_residual)
+        p.add_argument("--widths", type=int, nargs="+", default=widths)
+        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
 
     resumable = ("Resumable: each finished (width, seed) is saved under OUT/runs/ at once; "
                  "rerunning the same command skips them.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study"]
+__all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study",
+           "plot_posterior"]
 
 
 def _pyplot():
@@ -128,4 +129,33 @@ def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(loss_path, dpi=120)
+    plt.close(fig)
+
+
+def plot_posterior(problem, x_test, post, path, title: str = "") -> None:
+    """1-D: posterior mean ± 2σ against the exact solution. 2-D: mean, |error| and σ maps."""
+    plt = _pyplot()
+    exact = problem.exact(x_test)
+    if x_test.shape[1] == 1:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        x = x_test[:, 0]
+        ax.fill_between(x, post.mean - 2 * post.std, post.mean + 2 * post.std, alpha=0.3,
+                        label="mean ± 2σ")
+        ax.plot(x, post.mean, label="posterior mean")
+        ax.plot(x, exact, "k--", label="exact")
+        ax.set(xlabel=problem.variables[0], ylabel="u", title=title)
+        ax.legend()
+    else:
+        n = int(round(np.sqrt(len(x_test))))
+        grid = lambda v: np.asarray(v).reshape(n, n).T  # noqa: E731
+        ext = [*problem.domain[0], *problem.domain[1]]
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        for ax, values, name in zip(axes, (post.mean, np.abs(post.mean - exact), post.std),
+                                    ("mean", "|mean - exact|", "σ")):
+            im = ax.imshow(grid(values), origin="lower", extent=ext, aspect="auto")
+            fig.colorbar(im, ax=ax)
+            ax.set(title=f"{name} {title if name == 'mean' else ''}",
+                   xlabel=problem.variables[0], ylabel=problem.variables[1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)

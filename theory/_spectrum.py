@@ -1,0 +1,57 @@
+"""Spectra of PINN kernels and Wang, Yu & Perdikaris' NTK-adaptive loss weights."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ntk_pinn import BlockKernel
+
+__all__ = ["Spectrum", "spectrum", "adaptive_weights"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Spectrum:
+    """``eigenvalues``: ``"K"`` and each block name -> eigenvalues in descending order;
+    ``traces``: block name -> ``tr(K_ii)``; ``mean_rates``: block name -> ``tr(K_ii) / n_i``
+    (the average rate at which that loss term decays under gradient flow);
+    ``rate_discrepancy``: largest over smallest mean rate."""
+
+    eigenvalues: dict
+    traces: dict
+    mean_rates: dict
+    rate_discrepancy: float
+
+    def trace_ratio(self, a: str, b: str) -> float:
+        return self.traces[a] / self.traces[b]
+
+
+def _square(kernel: BlockKernel) -> None:
+    if not isinstance(kernel, BlockKernel) or not kernel.is_square:
+        raise ValueError("expected the square BlockKernel of one set of blocks (not a cross "
+                         "kernel).")
+
+
+def spectrum(kernel: BlockKernel) -> Spectrum:
+    """Eigenvalues of the full kernel and of each diagonal block, and trace statistics."""
+    _square(kernel)
+    eig = {"K": np.linalg.eigvalsh(kernel.matrix)[::-1]}
+    traces, rates = {}, {}
+    for name, size in zip(kernel.names, kernel.row_sizes):
+        block = kernel.block(name, name)
+        eig[name] = np.linalg.eigvalsh(block)[::-1]
+        traces[name] = float(np.trace(block))
+        rates[name] = traces[name] / size
+    return Spectrum(eig, traces, rates, max(rates.values()) / min(rates.values()))
+
+
+def adaptive_weights(kernel: BlockKernel) -> dict:
+    """``{block: tr(K) / tr(K_ii)}``: Wang et al.'s weights, from a limiting or empirical
+    square ``BlockKernel`` (``tr(K)`` is the sum of the diagonal blocks' traces)."""
+    _square(kernel)
+    traces = {n: float(np.trace(kernel.block(n, n))) for n in kernel.names}
+    total = sum(traces.values())
+    if any(t <= 0 for t in traces.values()):
+        raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
+    return {n: total / t for n, t in traces.items()}
