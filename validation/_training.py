@@ -10,16 +10,13 @@ Under gradient flow the residual vector ``r`` obeys ``dr/dt = -K(t) r``; if ``K`
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import theory
 from ntk_pinn import Network, empirical_kernel, residual_fn
 
-from ._width import _check, _write_atomic, block_errors, fit_slope
+from ._width import _check, block_errors, block_pairs, fit_slope, run_grid
 
 __all__ = ["TrainingStudy", "training_study"]
 
@@ -46,10 +43,6 @@ class TrainingStudy:
         return gap.mean(axis=1)
 
 
-def _pairs(names):
-    return [(a, b) for i, a in enumerate(names) for b in names[i:]]
-
-
 def training_study(net: Network, problem, widths, seeds, *, lr: float | None = None,
                    steps: int = 200, record_every: int = 20, n_residual: int = 16,
                    n_boundary: int = 2, point_seed: int = 0, run_dir=None,
@@ -74,7 +67,7 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     names = list(data)
-    pairs = _pairs(names)
+    pairs = block_pairs(names)
     K_star = theory.limiting_kernel(net, blocks)
     evals, evecs = eigh(K_star.matrix)
     evals = np.clip(evals, 0.0, None)
@@ -84,59 +77,44 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     record_steps = np.arange(0, steps + 1, record_every)
     d = next(iter(blocks.values()))[1].shape[1]
-    runs = None
-    if run_dir is not None:
-        runs = Path(run_dir) / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
 
     def predicted(r0):
         coeffs = evecs.T @ r0
         return np.array([0.5 * np.sum((np.exp(-evals * lr * s) * coeffs) ** 2)
                          for s in record_steps])
 
-    results = {}
-    todo = [(w, s) for w in widths for s in seeds]
-    with tqdm(total=len(todo), disable=not progress, desc="training study", unit="run") as bar:
-        for w, s in todo:
-            path = runs / f"w{w}_s{s}.json" if runs is not None else None
-            if path is not None and path.exists():
-                results[(w, s)] = json.loads(path.read_text())
-                bar.update(1)
-                continue
-            wide = net.with_width(w)
-            residuals = [jax.vmap(residual_fn(wide, op), (None, 0)) for op, _, _ in data.values()]
+    def compute(w, s):
+        wide = net.with_width(w)
+        residuals = [jax.vmap(residual_fn(wide, op), (None, 0)) for op, _, _ in data.values()]
 
-            def residual_vector(params):
-                return jnp.concatenate([fn(params, jnp.asarray(x)) - v for fn, (_, x, v)
-                                        in zip(residuals, data.values())])
+        def residual_vector(params):
+            return jnp.concatenate([fn(params, jnp.asarray(x)) - v for fn, (_, x, v)
+                                    in zip(residuals, data.values())])
 
-            def loss(params):
-                return 0.5 * jnp.sum(residual_vector(params) ** 2)
+        def loss(params):
+            return 0.5 * jnp.sum(residual_vector(params) ** 2)
 
-            @jax.jit
-            def advance(params):
-                def step(_, p):
-                    g = jax.grad(loss)(p)
-                    return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
-                return jax.lax.fori_loop(0, record_every, step, params)
+        @jax.jit
+        def advance(params):
+            def step(_, p):
+                g = jax.grad(loss)(p)
+                return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+            return jax.lax.fori_loop(0, record_every, step, params)
 
-            params = wide.init(jax.random.PRNGKey(s), d)
-            K0 = empirical_kernel(wide, params, blocks)
-            r0 = np.asarray(residual_vector(params))
-            drift = {f"{a}|{b}": [0.0] for a, b in pairs}
-            losses = [float(0.5 * np.sum(r0 ** 2))]
-            for _ in record_steps[1:]:
-                params = advance(params)
-                Kt = empirical_kernel(wide, params, blocks)
-                for key, value in block_errors(Kt, K0, pairs).items():
-                    drift[key].append(value)
-                losses.append(float(loss(params)))
-            results[(w, s)] = {"width": w, "seed": s, "drift": drift, "loss": losses,
-                               "predicted_loss": predicted(r0).tolist()}
-            if path is not None:
-                _write_atomic(path, results[(w, s)])
-            bar.set_postfix(width=w, seed=s)
-            bar.update(1)
+        params = wide.init(jax.random.PRNGKey(s), d)
+        K0 = empirical_kernel(wide, params, blocks)
+        r0 = np.asarray(residual_vector(params))
+        drift = {f"{a}|{b}": [0.0] for a, b in pairs}
+        losses = [float(0.5 * np.sum(r0 ** 2))]
+        for _ in record_steps[1:]:
+            params = advance(params)
+            Kt = empirical_kernel(wide, params, blocks)
+            for key, value in block_errors(Kt, K0, pairs).items():
+                drift[key].append(value)
+            losses.append(float(loss(params)))
+        return {"drift": drift, "loss": losses, "predicted_loss": predicted(r0).tolist()}
+
+    results = run_grid(compute, widths, seeds, run_dir, "training study", progress)
 
     def stack(key, sub=None):
         return np.array([[results[(w, s)][key] if sub is None else results[(w, s)][key][sub]

@@ -92,6 +92,35 @@ def _write_atomic(path: Path, payload: dict) -> None:
     os.replace(tmp, path)  # atomic: an interrupt leaves either nothing or the whole file
 
 
+def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool) -> dict:
+    """``{(w, s): compute(w, s)}`` (JSON-able dicts) with a progress bar. With ``run_dir``
+    each result is written atomically to ``run_dir/runs/w{w}_s{s}.json`` as it finishes and
+    read back instead of recomputed on a rerun, so an interrupt loses nothing."""
+    runs = None
+    if run_dir is not None:
+        runs = Path(run_dir) / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+    results = {}
+    todo = [(w, s) for w in widths for s in seeds]
+    with tqdm(total=len(todo), disable=not progress, desc=desc, unit="run") as bar:
+        for w, s in todo:
+            path = runs / f"w{w}_s{s}.json" if runs is not None else None
+            if path is not None and path.exists():
+                results[(w, s)] = json.loads(path.read_text())
+            else:
+                results[(w, s)] = {"width": w, "seed": s, **compute(w, s)}
+                if path is not None:
+                    _write_atomic(path, results[(w, s)])
+                bar.set_postfix(width=w, seed=s)
+            bar.update(1)
+    return results
+
+
+def block_pairs(names) -> list:
+    """The block pairs ``(a, b)`` with ``a`` at or before ``b``: one per distinct block."""
+    return [(a, b) for i, a in enumerate(names) for b in names[i:]]
+
+
 def block_errors(K_emp, K_star, pairs) -> dict:
     return {f"{a}|{b}": float(np.linalg.norm(K_emp.block(a, b) - K_star.block(a, b))
                               / np.linalg.norm(K_star.block(a, b))) for a, b in pairs}
@@ -110,30 +139,17 @@ def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
 
     widths, seeds = _check(widths, seeds)
     parsed = as_blocks(blocks, "blocks")
-    names = [b.name for b in parsed]
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i:]]
+    pairs = block_pairs([b.name for b in parsed])
     K_star = theory.limiting_kernel(net, blocks)
-    runs = None
-    if run_dir is not None:
-        runs = Path(run_dir) / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-    todo = [(w, s) for w in widths for s in seeds]
-    results = {}
     d = parsed[0].points.shape[1]
-    with tqdm(total=len(todo), disable=not progress, desc="width study", unit="run") as bar:
-        for w, s in todo:
-            path = runs / f"w{w}_s{s}.json" if runs is not None else None
-            if path is not None and path.exists():
-                results[(w, s)] = json.loads(path.read_text())["errors"]
-                bar.update(1)
-                continue
-            wide = net.with_width(w)
-            K_emp = empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), d), blocks)
-            results[(w, s)] = block_errors(K_emp, K_star, pairs)
-            if path is not None:
-                _write_atomic(path, {"width": w, "seed": s, "errors": results[(w, s)]})
-            bar.set_postfix(width=w, seed=s)
-            bar.update(1)
+
+    def compute(w, s):
+        wide = net.with_width(w)
+        K_emp = empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), d), blocks)
+        return {"errors": block_errors(K_emp, K_star, pairs)}
+
+    runs = run_grid(compute, widths, seeds, run_dir, "width study", progress)
+    results = {key: run["errors"] for key, run in runs.items()}
     errors = {(a, b): np.array([[results[(w, s)][f"{a}|{b}"] for s in seeds] for w in widths])
               for a, b in pairs}
     slopes = {pair: fit_slope(widths, e) for pair, e in errors.items()}
