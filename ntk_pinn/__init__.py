@@ -18,6 +18,7 @@ from ._blocks import Block, BlockKernel, as_blocks  # noqa: E402
 from ._empirical import empirical_kernel, residual_fn  # noqa: E402
 from ._network import ACTIVATIONS, Network, mlp  # noqa: E402
 from ._operator import Operator, Term  # noqa: E402
+from ._train import TrainResult, train  # noqa: E402
 from . import problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
@@ -29,9 +30,11 @@ __all__ = [
     "Network",
     "Operator",
     "Term",
+    "TrainResult",
     "as_blocks",
     "empirical_kernel",
     "mlp",
     "problems",
     "residual_fn",
+    "train",
 ]

@@ -145,3 +145,16 @@ def assemble(row_blocks: Sequence[Block], col_blocks: Sequence[Block], compute, 
             compute(rb, cb, matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]])
     return BlockKernel(matrix, tuple(b.name for b in row_blocks), tuple(rs),
                        tuple(b.name for b in col_blocks), tuple(cs), kind, dict(info or {}))
+
+
+def trace_weights(kernel: BlockKernel) -> dict:
+    """``{block: tr(K) / tr(K_ii)}`` (Wang, Yu & Perdikaris' NTK-adaptive loss weights) for
+    a square :class:`BlockKernel`; ``tr(K)`` is the sum of the diagonal blocks' traces."""
+    if not isinstance(kernel, BlockKernel) or not kernel.is_square:
+        raise ValueError("expected the square BlockKernel of one set of blocks (not a cross "
+                         "kernel).")
+    traces = {n: float(np.trace(kernel.block(n, n))) for n in kernel.names}
+    if any(t <= 0 for t in traces.values()):
+        raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
+    total = sum(traces.values())
+    return {n: total / t for n, t in traces.items()}

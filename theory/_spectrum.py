@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from ntk_pinn import BlockKernel
+from ntk_pinn._blocks import trace_weights
 
 __all__ = ["Spectrum", "spectrum", "adaptive_weights"]
 
@@ -49,9 +50,4 @@ def spectrum(kernel: BlockKernel) -> Spectrum:
 def adaptive_weights(kernel: BlockKernel) -> dict:
     """``{block: tr(K) / tr(K_ii)}``: Wang et al.'s weights, from a limiting or empirical
     square ``BlockKernel`` (``tr(K)`` is the sum of the diagonal blocks' traces)."""
-    _square(kernel)
-    traces = {n: float(np.trace(kernel.block(n, n))) for n in kernel.names}
-    total = sum(traces.values())
-    if any(t <= 0 for t in traces.values()):
-        raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
-    return {n: total / t for n, t in traces.items()}
+    return trace_weights(kernel)
