@@ -31,3 +31,17 @@ def test_training_decreases_the_loss_and_bad_inputs():
         train(mlp(8, 1), problems.poisson_1d(), steps=150, record_every=100)
     with pytest.raises(ValueError, match="unknown blocks"):
         train(mlp(8, 1), problems.poisson_1d(), weights={"boundary": 2.0})
+
+
+def test_cli_train_writes_curves(tmp_path):
+    import json
+
+    from validation.cli import main
+
+    argv = ["train", "--problem-param", "a=1", "--width", "16", "--depth", "1", "--steps", "40",
+            "--record-every", "20", "--update-every", "20", "--n-residual", "8", "--compare",
+            "--out", str(tmp_path)]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert set(summary["runs"]) == {"fixed", "adaptive"}
+    assert (tmp_path / "training_adaptive.png").exists()

@@ -286,6 +286,38 @@ def _cmd_spectrum(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    import ntk_pinn
+    from ntk_pinn import problems
+    from validation.plots import plot_training
+
+    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std)
+    summary = {"problem": problem.name, "width": args.width, "depth": args.depth,
+               "activation": args.activation, "optimizer": args.optimizer, "lr": args.lr,
+               "steps": args.steps, "seed": args.seed, "versions": _versions(), "runs": {}}
+    for adaptive in ([False, True] if args.compare else [args.adaptive]):
+        label = "adaptive" if adaptive else "fixed"
+        result = ntk_pinn.train(net, problem, steps=args.steps, optimizer=args.optimizer,
+                                lr=args.lr, adaptive=adaptive, update_every=args.update_every,
+                                n_residual=args.n_residual, n_boundary=args.n_boundary,
+                                point_seed=args.point_seed, seed=args.seed,
+                                record_every=args.record_every)
+        plot_training(result, out / f"training_{label}.png", title=f"{problem.name}, {label}")
+        summary["runs"][label] = {
+            "relative_l2_error": result.error, "seconds": round(result.seconds, 2),
+            "steps": result.steps.tolist(), "errors": result.errors.tolist(),
+            "losses": {k: v.tolist() for k, v in result.losses.items()},
+            "weights": {k: v.tolist() for k, v in result.weights.items()}}
+        print(f"{problem.name} ({label} weights): relative L2 error {result.error:.3g} after "
+              f"{args.steps} steps ({result.seconds:.1f} s)")
+    (out / "training.json").write_text(json.dumps(summary, indent=2))
+    print(f"  wrote {out}/training_*.png, {out / 'training.json'}")
+    return 0
+
+
 def _add_network_args(p: argparse.ArgumentParser, width: bool = True) -> None:
     p.add_argument("--activation", default="erf",
                    help="erf, sin, gelu, tanh, sigmoid, softplus, swish (default erf)")
@@ -345,6 +377,22 @@ def build_parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("spectrum", help="eigenvalues, trace ratios, adaptive weights of K*")
     problem_args(spec, 64)
     spec.set_defaults(func=_cmd_spectrum)
+
+    tr = sub.add_parser("train", help="train a PINN with fixed or NTK-adaptive loss weights",
+                        description="Full-batch training (optax); plots losses, weights and "
+                                    "the error against the exact solution.")
+    problem_args(tr, 128)
+    tr.add_argument("--width", type=int, default=64)
+    tr.add_argument("--optimizer", choices=["adam", "gd"], default="adam")
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--steps", type=int, default=2000)
+    tr.add_argument("--record-every", type=int, default=100)
+    tr.add_argument("--update-every", type=int, default=100,
+                    help="steps between adaptive weight updates (default 100)")
+    tr.add_argument("--adaptive", action="store_true", help="NTK-adaptive weights")
+    tr.add_argument("--compare", action="store_true", help="run fixed and adaptive weights")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(func=_cmd_train)
 
     study = sub.add_parser("study", help="studies of finite networks against the theory")
     studies = study.add_subparsers(dest="study", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study",
-           "plot_posterior"]
+           "plot_posterior", "plot_training"]
 
 
 def _pyplot():
@@ -156,6 +156,25 @@ def plot_posterior(problem, x_test, post, path, title: str = "") -> None:
             fig.colorbar(im, ax=ax)
             ax.set(title=f"{name} {title if name == 'mean' else ''}",
                    xlabel=problem.variables[0], ylabel=problem.variables[1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_training(result, path, title: str = "") -> None:
+    """Per-term losses, loss weights and the relative L2 error over training steps."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, values in result.losses.items():
+        axes[0].semilogy(result.steps, values, label=name)
+    for name, values in result.weights.items():
+        axes[1].semilogy(result.steps, values, label=name)
+    axes[2].semilogy(result.steps, result.errors)
+    axes[0].set(xlabel="step", ylabel="mean-square term", title=f"losses {title}")
+    axes[1].set(xlabel="step", ylabel="weight", title="loss weights")
+    axes[2].set(xlabel="step", ylabel="relative L2 error", title="error vs exact solution")
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
