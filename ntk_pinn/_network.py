@@ -68,10 +68,11 @@ class Network:
     finite networks that ``init_fn``/``apply_fn`` build, at any ``width``.
 
     ``activation`` is a name with a closed-form kernel (``erf``, ``sin``, ``gelu``;
-    ``relu``, ``abs``, ``leaky_relu`` without input derivatives), a smooth name evaluated
-    by Price-theorem quadrature (``tanh``, ``sigmoid``, ``softplus``, ``swish``), or any
-    smooth callable ``R -> R`` (also by quadrature). ``quadrature_degree`` fixes the
-    quadrature's degree; ``None`` chooses it from an error estimate.
+    ``relu``, ``abs``, ``leaky_relu`` without input derivatives), a name with an exact
+    erf-mixture kernel (``tanh``, ``sigmoid``, ``softplus``), or ``swish`` / any smooth
+    callable ``R -> R`` (Gauss-Hermite quadrature with Price's theorem).
+    ``quadrature_degree`` fixes the number of mixture nodes / the quadrature degree;
+    ``None`` chooses it from an error estimate.
     """
 
     width: int
@@ -142,9 +143,10 @@ class Network:
             net = dataclasses.replace(self, quadrature_degree=degree)
         return (net, estimate) if with_estimate else net
 
-    @property
+    @functools.cached_property
     def degree(self) -> int:
-        """The quadrature degree in use (chosen for |x|^2/d <= 1 and 4 derivatives if unset)."""
+        """The nodes / quadrature degree in use (chosen once for |x|^2/d <= 1 and 4
+        derivatives if unset; the layer maps and ``pair_cost`` read it repeatedly)."""
         if self.quadrature_degree is not None:
             return self.quadrature_degree
         d = 1

@@ -105,17 +105,23 @@ def _problem_params(items) -> dict:
     return params
 
 
+def _problem_and_out(args):
+    """The problem named by ``--problem``/``--problem-param`` and the created ``--out``."""
+    from ntk_pinn import problems
+
+    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return problem, out
+
+
 def _study_setup(args, extra: dict):
     """(problem, net, out dir, config): refuses a directory holding another study's
     configuration, since its finished runs would be mixed into this one."""
     import ntk_pinn
-    from ntk_pinn import problems
 
-    params = _problem_params(args.problem_param)
-    problem = problems.get(args.problem, **params)
+    problem, out = _problem_and_out(args)
     net = ntk_pinn.mlp(args.widths[0], args.depth, args.activation, args.W_std, args.b_std)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     config = {"study": args.study, "problem": problem.name, "depth": args.depth,
               "activation": args.activation, "W_std": args.W_std, "b_std": args.b_std,
               "n_residual": args.n_residual, "n_boundary": args.n_boundary,
@@ -229,10 +235,9 @@ def _cmd_study_training(args) -> int:
 def _cmd_posterior(args) -> int:
     import ntk_pinn
     import theory
-    from ntk_pinn import problems
     from validation.plots import plot_posterior
 
-    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    problem, out = _problem_and_out(args)
     net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
     obs = list(problem.data(args.n_residual, args.n_boundary, seed=args.point_seed).values())
     x_test = problem.grid(args.grid)
@@ -243,8 +248,6 @@ def _cmd_posterior(args) -> int:
     exact = problem.exact(x_test)
     err = float(np.linalg.norm(post.mean - exact) / np.linalg.norm(exact))
     cover = float(np.mean(np.abs(post.mean - exact) <= 3 * post.std + 1e-7))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     plot_posterior(problem, x_test, post, out / "posterior.png",
                    title=f"{problem.name}, {args.kind}: rel. L2 {err:.2g}")
     summary = {"problem": problem.name, "kind": args.kind, "t": args.t, "depth": args.depth,
@@ -264,16 +267,13 @@ def _cmd_posterior(args) -> int:
 def _cmd_spectrum(args) -> int:
     import ntk_pinn
     import theory
-    from ntk_pinn import problems
     from validation.plots import plot_spectra
 
-    problem = problems.get(args.problem, **_problem_params(args.problem_param))
+    problem, out = _problem_and_out(args)
     net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
     K = theory.limiting_kernel(net, problem.blocks(args.n_residual, args.n_boundary,
                                                    seed=args.point_seed))
     spec = theory.spectrum(K)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     plot_spectra({f"K*_{n}": spec.eigenvalues[n] for n in K.names} | {"K*": spec.eigenvalues["K"]},
                  out / "spectrum.png", title=f"Eigenvalues of K*, {problem.name}")
     weights = theory.adaptive_weights(K)
@@ -288,12 +288,9 @@ def _cmd_spectrum(args) -> int:
 
 def _cmd_train(args) -> int:
     import ntk_pinn
-    from ntk_pinn import problems
     from validation.plots import plot_training
 
-    problem = problems.get(args.problem, **_problem_params(args.problem_param))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    problem, out = _problem_and_out(args)
     net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std)
     summary = {"problem": problem.name, "width": args.width, "depth": args.depth,
                "activation": args.activation, "optimizer": args.optimizer, "lr": args.lr,
