@@ -170,3 +170,17 @@ def test_cli_posterior_and_spectrum(tmp_path):
     spec = json.loads((tmp_path / "s" / "spectrum.json").read_text())
     assert spec["traces"]["r"] > spec["traces"]["u"]  # tr(K_rr) >> tr(K_uu) (Wang et al.)
     assert main(["posterior", "--problem", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+def test_wave_is_solved_with_a_shorter_length_scale_prior():
+    # Wang et al.'s wave (8π-in-time mode). Measured: depth 3, W_std 2.5, 3000 + 3×300
+    # points: rel. L2 1.6e-3 (W_std 1: 0.50, 2: 4.3e-3, 3: 7.2e-2). Bound 5e-3. The band
+    # does not cover this truth (52% within 3σ, calibrated): the prior is misspecified, so
+    # no coverage is asserted here.
+    problem = problems.get("wave_1d")
+    obs = list(problem.data(3000, 300, seed=0).values())
+    xt = problem.grid(41)
+    post = theory.gp_posterior(mlp(8, 3, W_std=2.5), obs, xt, calibrate=True)
+    exact = problem.exact(xt)
+    assert np.linalg.norm(post.mean - exact) / np.linalg.norm(exact) < 5e-3
