@@ -17,9 +17,9 @@ from ._blocks import trace_weights
 from ._empirical import empirical_kernel, residual_fn
 from ._network import Network
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "train", "gauss_newton_step"]
 
-OPTIMIZERS = ("adam", "gd")
+OPTIMIZERS = ("adam", "gd", "lm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +40,75 @@ class TrainResult:
         return float(self.errors[-1])
 
 
+def _weighted_residuals(net: Network, data: dict):
+    """``(params, sw: (n_blocks,)) -> (n,)``: ``sw_b (B_b[u](x) - g)`` stacked."""
+    import jax
+    import jax.numpy as jnp
+
+    fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
+    targets = [(jnp.asarray(x), jnp.asarray(g)) for _, x, g in data.values()]
+
+    def residuals(params, sw):
+        return jnp.concatenate([sw[i] * (fn(params, x) - g)
+                                for i, (fn, (x, g)) in enumerate(zip(fns, targets))])
+
+    return residuals
+
+
+def _gn_direction(net: Network, data: dict):
+    """Jitted ``(params, sw, mu, K_w) -> (step pytree, ½‖r‖²)`` with ``step = Jᵀ (K_w +
+    mu I)^-1 r``; ``K_w = diag(s) K diag(s)`` the weighted empirical NTK."""
+    import jax
+    import jax.numpy as jnp
+
+    residuals = _weighted_residuals(net, data)
+
+    @jax.jit
+    def direction(params, sw, mu, K_w):
+        r, pullback = jax.vjp(lambda p: residuals(p, sw), params)
+        chol = jax.scipy.linalg.cho_factor(K_w + mu * jnp.eye(K_w.shape[0]), lower=True)
+        alpha = jax.scipy.linalg.cho_solve(chol, r)
+        return pullback(alpha)[0], 0.5 * jnp.sum(r ** 2)
+
+    return direction, jax.jit(lambda p, sw: 0.5 * jnp.sum(residuals(p, sw) ** 2))
+
+
+def _row_scales(data: dict, weights: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per block ``sqrt(λ_b / n_b)`` and the same repeated per row."""
+    sw = np.array([np.sqrt(weights[k] / len(x)) for k, (_, x, _) in data.items()])
+    rows = np.concatenate([np.full(len(x), s) for s, (_, x, _) in zip(sw, data.values())])
+    return sw, rows
+
+
+def gauss_newton_step(net: Network, params, data: dict, damping: float,
+                      weights: dict | None = None):
+    """The Levenberg–Marquardt step ``δ`` (a pytree like ``params``; the update is
+    ``params - δ``) for the loss ``Σ_b λ_b mean_i (B_b[u](x_i) - g_i)²`` at ``params``:
+    ``δ = Jᵀ (J Jᵀ + μ I)^-1 r`` with ``μ = damping · tr(J Jᵀ)/n`` (see module docstring).
+
+    ``data``: ``{name: (operator, points, targets)}`` (``Problem.data``).
+    """
+    import jax.numpy as jnp
+
+    if not (damping > 0 and np.isfinite(damping)):
+        raise ValueError(f"damping must be a positive number, got {damping!r}.")
+    weights = {k: 1.0 for k in data} | dict(weights or {})
+    sw, rows = _row_scales(data, weights)
+    K = empirical_kernel(net, params, {k: (op, x) for k, (op, x, _) in data.items()}).matrix
+    K_w = rows[:, None] * K * rows[None, :]
+    mu = damping * np.trace(K_w) / len(K_w)
+    step, _ = _gn_direction(net, data)[0](params, jnp.asarray(sw), mu, jnp.asarray(K_w))
+    return step
+
+
 def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
           lr: float = 1e-3, adaptive: bool = False, update_every: int = 100,
           weights: dict | None = None, n_residual: int = 64, n_boundary: int = 32,
           point_seed: int = 0, seed: int = 0, record_every: int = 100,
-          grid: int = 64) -> TrainResult:
-    """Train ``net`` on ``problem`` (``ntk_pinn.problems``) by full-batch ``optimizer``.
+          grid: int = 64, damping: float = 1e-3) -> TrainResult:
+    """Train ``net`` on ``problem`` (``ntk_pinn.problems``) by full-batch ``optimizer``:
+    ``"adam"`` or ``"gd"`` (learning rate ``lr``) or ``"lm"`` (Levenberg–Marquardt, initial
+    relative ``damping``; ``lr`` unused; one step = one accepted or rejected trial).
 
     ``weights``: fixed weights per block name (default 1), or the starting weights when
     ``adaptive``. ``steps`` must be a multiple of ``record_every`` and, when adaptive, of
@@ -67,6 +130,8 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
                          + (f" and update_every ({update_every})" if adaptive else "") + ".")
     if not (lr > 0 and np.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    if not (damping > 0 and np.isfinite(damping)):
+        raise ValueError(f"damping must be a positive number, got {damping!r}.")
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     names = list(data)
     w = {n: 1.0 for n in names}
@@ -86,7 +151,7 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
     opt = optax.adam(lr) if optimizer == "adam" else optax.sgd(lr)
 
     @jax.jit
-    def advance(params, state, lam, n):
+    def advance_first_order(params, state, lam, n):
         def step(_, carry):
             p, s = carry
             g = jax.grad(lambda q: jnp.sum(lam * terms(q)))(p)
@@ -114,6 +179,28 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
         for i, n in enumerate(names):
             record[f"loss_{n}"].append(float(t[i]))
             record[f"weight_{n}"].append(w[n])
+
+    if optimizer == "lm":
+        direction, half_loss = _gn_direction(net, data)
+        state = {"damping": float(damping)}
+
+        def advance(params, state, lam, n):
+            sw, rows = _row_scales(data, dict(zip(names, np.asarray(lam))))
+            sw = jnp.asarray(sw)
+            for _ in range(n):
+                K = empirical_kernel(net, params, blocks).matrix
+                K_w = rows[:, None] * K * rows[None, :]
+                mu = state["damping"] * np.trace(K_w) / len(K_w)
+                step, loss0 = direction(params, sw, mu, jnp.asarray(K_w))
+                trial = jax.tree_util.tree_map(lambda a, b: a - b, params, step)
+                if float(half_loss(trial, sw)) < float(loss0):
+                    params = trial
+                    state["damping"] = max(state["damping"] / 3.0, 1e-12)
+                else:
+                    state["damping"] = min(state["damping"] * 4.0, 1e8)
+            return params, state
+    else:
+        advance = advance_first_order
 
     t0 = time.perf_counter()
     done = 0

@@ -10,7 +10,10 @@ Problems (Wang, Yu & Perdikaris' settings where they have one):
 ``poisson_1d(a)``: ``u_xx = f`` on [0, 1], ``u = sin(a π x)``, Dirichlet at 0 and 1;
 ``poisson_2d()``: ``u_xx + u_yy = f`` on the unit square, ``u = sin(πx) sin(πy)``;
 ``heat_1d(nu)``: ``u_t - nu u_xx = 0``, ``u = exp(-nu π² t) sin(πx)``;
-``wave_1d()``: ``u_tt - 4 u_xx = 0``, ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``.
+``wave_1d()``: ``u_tt - 4 u_xx = 0``, ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``;
+``nonlinear_poisson_1d(a, c=-1)``: ``u_xx + c u³ = f`` on [0, 1], ``u = sin(aπx)`` (a
+manufactured solution); ``c = 0`` is its linear counterpart on the same points
+(``problem.linear()``), which the nonlinear study compares it with.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 from ._operator import Operator
 
 __all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
-           "PROBLEMS", "get"]
+           "nonlinear_poisson_1d", "PROBLEMS", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +47,22 @@ class Problem:
     constraints: tuple[Constraint, ...]
     exact: Callable[[np.ndarray], np.ndarray]   # (n, d) -> (n,)
     domain: tuple[tuple[float, float], ...]
+    # () -> the same problem with its nonlinear terms dropped (same samplers, so the same
+    # points for the same seed); None when the problem is linear or has no counterpart.
+    linear_counterpart: Callable[[], "Problem"] | None = None
+
+    @property
+    def is_linear(self) -> bool:
+        return all(c.operator.is_linear for c in self.terms)
+
+    def linear(self) -> "Problem":
+        """The linear counterpart (itself when already linear)."""
+        if self.is_linear:
+            return self
+        if self.linear_counterpart is None:
+            raise ValueError(f"problem {self.name!r} is nonlinear and has no linear "
+                             "counterpart; pass the linear problem explicitly.")
+        return self.linear_counterpart()
 
     @property
     def terms(self) -> tuple[Constraint, ...]:
@@ -164,8 +183,29 @@ def wave_1d() -> Problem:
         exact=exact, domain=dom)
 
 
+def nonlinear_poisson_1d(a: float = 1.0, c: float = -1.0) -> Problem:
+    """``u_xx + c u³ = f`` on [0, 1] with ``u = sin(aπx)``, ``f = -(aπ)² u + c u³``, Dirichlet
+    at 0 and 1. ``c = 0`` gives the linear ``u_xx = f`` on the same points.
+
+    The default ``c = -1`` makes ``-u_xx + u³`` monotone, so the solution is unique; with
+    ``c > 0`` the boundary-value problem has other solutions (LM and Adam do find one with
+    ``c = 1``, relative error ~4.9 against ``sin(πx)``)."""
+    k = a * np.pi
+    exact = lambda x: np.sin(k * x[:, 0])  # noqa: E731
+    dom = ((0.0, 1.0),)
+    op = Operator("u_xx" if c == 0 else f"u_xx + {float(c)!r}*u**3", "x")
+    return Problem(
+        name=f"nonlinear_poisson_1d(a={a:g}, c={c:g})", variables=("x",),
+        residual=Constraint("r", op, lambda x: -k * k * exact(x) + c * exact(x) ** 3,
+                            _uniform(dom)),
+        constraints=(Constraint("u", Operator("u", "x"), exact,
+                                lambda rng, n: np.resize([0.0, 1.0], n)[:, None]),),
+        exact=exact, domain=dom,
+        linear_counterpart=None if c == 0 else (lambda: nonlinear_poisson_1d(a, 0.0)))
+
+
 PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
-            "wave_1d": wave_1d}
+            "wave_1d": wave_1d, "nonlinear_poisson_1d": nonlinear_poisson_1d}
 
 
 def get(name: str, **params) -> Problem:

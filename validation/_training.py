@@ -18,7 +18,68 @@ from ntk_pinn import Network, empirical_kernel, residual_fn
 
 from ._width import _check, block_errors, block_pairs, fit_slope, run_grid
 
-__all__ = ["TrainingStudy", "training_study"]
+__all__ = ["TrainingStudy", "training_study", "gradient_descent_run"]
+
+
+def check_steps(steps: int, record_every: int) -> None:
+    for label, value in (("steps", steps), ("record_every", record_every)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
+    if steps % record_every:
+        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every}).")
+
+
+def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
+                         record_every: int, K0=None) -> dict:
+    """Full-batch GD on ``½ Σ (B[u](x) - g)²`` from ``net.init(PRNGKey(seed))``.
+
+    ``data``: ``{name: (operator, points, targets)}``; ``lr``: a number, or a callable
+    ``K(0) -> lr`` (e.g. a fraction of ``1 / λ_max`` of the run's own initial kernel).
+    Returns JSON-able ``{"drift": {"a|b": [...]}, "loss": [...], "r0": [...], "lr": lr}``
+    recorded at steps ``0, record_every, ..., steps``; drift is ``‖K(t) - K(0)‖_F /
+    ‖K(0)‖_F`` per block pair of the empirical NTK. ``K0``: the initial kernel if known.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
+    pairs = block_pairs(list(data))
+    residuals = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
+
+    def residual_vector(params):
+        return jnp.concatenate([fn(params, jnp.asarray(x)) - v for fn, (_, x, v)
+                                in zip(residuals, data.values())])
+
+    def loss(params):
+        return 0.5 * jnp.sum(residual_vector(params) ** 2)
+
+    d = next(iter(blocks.values()))[1].shape[1]
+    params = net.init(jax.random.PRNGKey(seed), d)
+    if K0 is None:
+        K0 = empirical_kernel(net, params, blocks)
+    lr = float(lr(K0) if callable(lr) else lr)
+
+    @jax.jit
+    def advance(params):
+        def step(_, p):
+            g = jax.grad(loss)(p)
+            return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+        return jax.lax.fori_loop(0, record_every, step, params)
+
+    r0 = np.asarray(residual_vector(params))
+    drift = {f"{a}|{b}": [0.0] for a, b in pairs}
+    losses = [float(0.5 * np.sum(r0 ** 2))]
+    for _ in range(steps // record_every):
+        params = advance(params)
+        losses.append(float(loss(params)))
+        if not np.isfinite(losses[-1]):
+            step = (len(losses) - 1) * record_every
+            raise ValueError(f"gradient descent diverged by step {step} (width {net.width}, "
+                             f"seed {seed}, lr {lr:.3g}): use a smaller learning rate.")
+        Kt = empirical_kernel(net, params, blocks)
+        for key, value in block_errors(Kt, K0, pairs).items():
+            drift[key].append(value)
+    return {"drift": drift, "loss": losses, "r0": r0.tolist(), "lr": lr}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,16 +115,10 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     ``lr`` defaults to ``1 / λ_max(K*)`` (stable, and small enough for the linearized
     picture). With ``run_dir`` each finished run is saved atomically and skipped on rerun.
     """
-    import jax
-    import jax.numpy as jnp
     from scipy.linalg import eigh
 
     widths, seeds = _check(widths, seeds)
-    for label, value in (("steps", steps), ("record_every", record_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
-    if steps % record_every:
-        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every}).")
+    check_steps(steps, record_every)
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     names = list(data)
@@ -76,7 +131,6 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     record_steps = np.arange(0, steps + 1, record_every)
-    d = next(iter(blocks.values()))[1].shape[1]
 
     def predicted(r0):
         coeffs = evecs.T @ r0
@@ -84,35 +138,9 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
                          for s in record_steps])
 
     def compute(w, s):
-        wide = net.with_width(w)
-        residuals = [jax.vmap(residual_fn(wide, op), (None, 0)) for op, _, _ in data.values()]
-
-        def residual_vector(params):
-            return jnp.concatenate([fn(params, jnp.asarray(x)) - v for fn, (_, x, v)
-                                    in zip(residuals, data.values())])
-
-        def loss(params):
-            return 0.5 * jnp.sum(residual_vector(params) ** 2)
-
-        @jax.jit
-        def advance(params):
-            def step(_, p):
-                g = jax.grad(loss)(p)
-                return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
-            return jax.lax.fori_loop(0, record_every, step, params)
-
-        params = wide.init(jax.random.PRNGKey(s), d)
-        K0 = empirical_kernel(wide, params, blocks)
-        r0 = np.asarray(residual_vector(params))
-        drift = {f"{a}|{b}": [0.0] for a, b in pairs}
-        losses = [float(0.5 * np.sum(r0 ** 2))]
-        for _ in record_steps[1:]:
-            params = advance(params)
-            Kt = empirical_kernel(wide, params, blocks)
-            for key, value in block_errors(Kt, K0, pairs).items():
-                drift[key].append(value)
-            losses.append(float(loss(params)))
-        return {"drift": drift, "loss": losses, "predicted_loss": predicted(r0).tolist()}
+        run = gradient_descent_run(net.with_width(w), data, s, lr, steps, record_every)
+        return {"drift": run["drift"], "loss": run["loss"],
+                "predicted_loss": predicted(np.asarray(run["r0"])).tolist()}
 
     results = run_grid(compute, widths, seeds, run_dir, "training study", progress)
 

@@ -232,6 +232,83 @@ def _cmd_study_training(args) -> int:
     return _finish(out, payload, report, verdict)
 
 
+def _cmd_study_nonlinear(args) -> int:
+    from ntk_pinn import problems
+    from validation import nonlinear_study
+    from validation.plots import plot_nonlinear_study
+
+    linear = (problems.get(args.linear_problem, **_problem_params(args.linear_param))
+              if args.linear_problem else None)
+    problem, net, out, config = _study_setup(args, {
+        "linear_problem": linear.name if linear else None, "steps": args.steps,
+        "record_every": args.record_every, "lr_factor": args.lr_factor,
+        "n_probe": args.n_probe})
+    study = nonlinear_study(net, problem, args.widths, args.seeds, linear_problem=linear,
+                            steps=args.steps, record_every=args.record_every,
+                            lr_factor=args.lr_factor, n_residual=args.n_residual,
+                            n_boundary=args.n_boundary, point_seed=args.point_seed,
+                            n_probe=args.n_probe, run_dir=out)
+    rows = []
+    for (label, pair), spread in study.spread.items():
+        for i, w in enumerate(study.widths):
+            for j, s in enumerate(study.seeds):
+                rows.append((label, "spread", "/".join(pair), w, s, f"{spread[i, j]:.10g}"))
+                rows.append((label, "drift", "/".join(pair), w, s,
+                             f"{study.drift[(label, pair)][i, j, -1]:.10g}"))
+    for (label, metric), values in study.hessian.items():
+        for i, w in enumerate(study.widths):
+            for j, s in enumerate(study.seeds):
+                rows.append((label, metric, "", w, s, f"{values[i, j]:.10g}"))
+    _write_csv(out / "results.csv", "problem,quantity,block,width,seed,value", rows)
+    plot_nonlinear_study(study, out / "nonlinear.png",
+                         title=f"{study.problems['nonlinear']} vs {study.problems['linear']}")
+    verdict = study.verdict()
+    status = study.status()
+
+    def table(quantity, values: dict) -> list:
+        lines = ["| problem | quantity | " + " | ".join(f"w={w}" for w in study.widths)
+                 + " | slope [95% CI] | claim | status |",
+                 "|---|---|" + "---|" * (len(study.widths) + 3)]
+        for (label, key), v in values.items():
+            s, lo, hi = study.slopes[(quantity, label, key)]
+            claim, st = status.get((quantity, label, key), ("(reported)", ""))
+            name = "/".join(key) if isinstance(key, tuple) else key
+            lines.append(f"| {label} | {name} | " + " | ".join(f"{m:.3g}" for m in v.mean(1))
+                         + f" | {s:.2f} [{lo:.2f}, {hi:.2f}] | {claim} | {st} |")
+        return lines
+
+    report = [f"# Nonlinear-regime study: {study.problems['nonlinear']} vs "
+              f"{study.problems['linear']}", "", f"**Verdict:** {verdict}", "",
+              f"Network: depth {args.depth}, {args.activation}, W_std {args.W_std}, b_std "
+              f"{args.b_std}. Points: {args.n_residual} residual, {args.n_boundary} per "
+              f"constraint (seed {args.point_seed}). Seeds: {list(study.seeds)}. Nonlinear "
+              f"blocks: {list(study.nonlinear_blocks)}.", "",
+              "## Spread of K(0) across seeds (||K_s - mean_s K||_F / ||mean_s K||_F)", ""]
+    report += table("spread", study.spread)
+    report += ["", f"## Drift after {args.steps} gradient-descent steps "
+               f"(lr = {args.lr_factor} / ||Hessian of the loss at init||)", ""]
+    report += table("drift", {k: v[:, :, -1] for k, v in study.drift.items()})
+    report += ["", "## Hessian spectral norms at initialization (power iteration on HVPs)", "",
+               f"residual_hessian: max over {args.n_probe} residual points of ||d²r/dθ²||; "
+               "loss_*: L = ½ Σ r², Hessian = Gauss–Newton JᵀJ + curvature Σ r_i ∇²r_i.", ""]
+    report += table("hessian", study.hessian)
+    report += ["", "![nonlinear regime](nonlinear.png)"]
+    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
+               "seeds": list(study.seeds), "problems": study.problems,
+               "steps": study.steps.tolist(),
+               "spread": {f"{lab}:{'/'.join(p)}": v.tolist()
+                          for (lab, p), v in study.spread.items()},
+               "drift": {f"{lab}:{'/'.join(p)}": v.tolist()
+                         for (lab, p), v in study.drift.items()},
+               "hessian": {f"{lab}:{m}": v.tolist() for (lab, m), v in study.hessian.items()},
+               "lr": {lab: v.tolist() for lab, v in study.lr.items()},
+               "slopes": {f"{q}:{lab}:{'/'.join(k) if isinstance(k, tuple) else k}":
+                          dict(zip(("slope", "low", "high"), v))
+                          for (q, lab, k), v in study.slopes.items()},
+               "holds": study.holds(), "verdict": verdict}
+    return _finish(out, payload, report, verdict)
+
+
 def _cmd_posterior(args) -> int:
     import ntk_pinn
     import theory
@@ -294,6 +371,7 @@ def _cmd_train(args) -> int:
     net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std)
     summary = {"problem": problem.name, "width": args.width, "depth": args.depth,
                "activation": args.activation, "optimizer": args.optimizer, "lr": args.lr,
+               "damping": args.damping,
                "steps": args.steps, "seed": args.seed, "versions": _versions(), "runs": {}}
     for adaptive in ([False, True] if args.compare else [args.adaptive]):
         label = "adaptive" if adaptive else "fixed"
@@ -301,7 +379,7 @@ def _cmd_train(args) -> int:
                                 lr=args.lr, adaptive=adaptive, update_every=args.update_every,
                                 n_residual=args.n_residual, n_boundary=args.n_boundary,
                                 point_seed=args.point_seed, seed=args.seed,
-                                record_every=args.record_every)
+                                record_every=args.record_every, damping=args.damping)
         plot_training(result, out / f"training_{label}.png", title=f"{problem.name}, {label}")
         summary["runs"][label] = {
             "relative_l2_error": result.error, "seconds": round(result.seconds, 2),
@@ -380,7 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the error against the exact solution.")
     problem_args(tr, 128)
     tr.add_argument("--width", type=int, default=64)
-    tr.add_argument("--optimizer", choices=["adam", "gd"], default="adam")
+    tr.add_argument("--optimizer", choices=["adam", "gd", "lm"], default="adam",
+                    help="lm: Levenberg-Marquardt through the empirical NTK (lr unused)")
+    tr.add_argument("--damping", type=float, default=1e-3,
+                    help="initial relative LM damping (default 1e-3)")
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--steps", type=int, default=2000)
     tr.add_argument("--record-every", type=int, default=100)
@@ -413,6 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--record-every", type=int, default=40)
     t.set_defaults(func=_cmd_study_training)
+    n = studies.add_parser(
+        "nonlinear", help="linear vs nonlinear operator: K(0) spread, NTK drift, Hessians",
+        description=resumable)
+    common(n, [64, 128, 256, 512, 1024], 16)
+    n.set_defaults(problem="nonlinear_poisson_1d", seeds=[0, 1, 2, 3],
+                   func=_cmd_study_nonlinear)
+    n.add_argument("--linear-problem", default=None,
+                   help="linear counterpart (default: the problem's own, same points)")
+    n.add_argument("--linear-param", action="append", metavar="KEY=VALUE", default=None)
+    n.add_argument("--steps", type=int, default=200)
+    n.add_argument("--record-every", type=int, default=50)
+    n.add_argument("--lr-factor", type=float, default=0.5,
+                   help="step = lr_factor / ||Hessian of the loss at init|| (default 0.5)")
+    n.add_argument("--n-probe", type=int, default=4,
+                   help="residual points whose Hessian norm is taken (default 4)")
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study",
+           "plot_nonlinear_study",
            "plot_posterior", "plot_training"]
 
 
@@ -64,29 +65,58 @@ def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
     plt.close(fig)
 
 
+def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> None:
+    """Per label ``values: (n_widths, n_seeds)`` and ``(slope, low, high)``: every run,
+    the mean over seeds, the fitted line and a ``width^(-1/2)`` guide."""
+    widths = np.asarray(widths, dtype=float)
+    for i, (label, (values, (slope, lo, hi))) in enumerate(series.items()):
+        color = f"C{i}"
+        for j in range(values.shape[1]):
+            ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4)
+        ax.plot(widths, values.mean(axis=1), "o", color=color,
+                label=f"{label}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
+        # fitted line through the geometric mean of all runs
+        c = np.mean(np.log(values)) - slope * np.mean(np.log(widths))
+        ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color)
+    ref = np.exp(np.mean(np.log(next(iter(series.values()))[0])))
+    ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, "k--",
+            label="width$^{-1/2}$ guide")
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+
+
 def plot_width_study(study, path, title: str = "Empirical NTK vs K*") -> None:
     """Log-log ``‖K_emp - K*‖_F / ‖K*‖_F`` against width per block pair: every run, the
     mean over seeds, the fitted slope and a ``width^(-1/2)`` guide."""
     plt = _pyplot()
-    widths = np.asarray(study.widths, dtype=float)
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for i, (pair, errors) in enumerate(study.errors.items()):
-        color = f"C{i}"
-        slope, lo, hi = study.slopes[pair]
-        label = "/".join(pair)
-        for j in range(errors.shape[1]):
-            ax.scatter(widths, errors[:, j], s=10, color=color, alpha=0.4)
-        mean = errors.mean(axis=1)
-        ax.plot(widths, mean, "o", color=color, label=f"{label}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
-        # fitted line through the geometric mean of all runs
-        c = np.mean(np.log(errors)) - slope * np.mean(np.log(widths))
-        ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color)
-    ref = np.exp(np.mean(np.log(next(iter(study.errors.values())))))
-    ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, "k--",
-            label="width$^{-1/2}$ guide")
-    ax.set(xscale="log", yscale="log", xlabel="width",
-           ylabel=r"$\|K_{emp} - K^*\|_F / \|K^*\|_F$", title=title)
-    ax.legend(fontsize=7)
+    _loglog_panel(ax, study.widths, {"/".join(p): (e, study.slopes[p])
+                                     for p, e in study.errors.items()},
+                  r"$\|K_{emp} - K^*\|_F / \|K^*\|_F$", title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_nonlinear_study(study, path, title: str = "") -> None:
+    """Three log-log panels, linear vs nonlinear problem: the spread of ``K(0)`` across
+    seeds, the drift after training, and the residual Hessian norm, against width."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    pairs = [key for (label, key) in study.spread if label == "linear"]
+    for ax, quantity, data, ylabel in (
+            (axes[0], "spread", study.spread, "spread of $K(0)$ across seeds"),
+            (axes[1], "drift", {k: v[:, :, -1] for k, v in study.drift.items()},
+             r"$\|K(t) - K(0)\|_F / \|K(0)\|_F$ after training")):
+        _loglog_panel(ax, study.widths, {
+            f"{label} {'/'.join(p)}": (data[(label, p)], study.slopes[(quantity, label, p)])
+            for label in ("linear", "nonlinear") for p in pairs}, ylabel, quantity)
+    _loglog_panel(axes[2], study.widths, {
+        f"{label} {metric}": (study.hessian[(label, metric)],
+                              study.slopes[("hessian", label, metric)])
+        for label in ("linear", "nonlinear") for metric in ("residual_hessian", "loss_curvature")},
+        "spectral norm at initialization", "Hessians")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,0 +1,156 @@
+"""Parameter Hessians of PINN residuals and losses, matrix-free.
+
+Everything here is built on Hessian-vector products (forward-over-reverse:
+``jvp(grad(f))``) and power iteration; no dense Hessian is ever formed, so it scales to
+networks with millions of parameters. For the loss ``½ Σ_i r_i(θ)²`` the Hessian splits as
+
+    ∇²L = JᵀJ + Σ_i r_i ∇²r_i     (Gauss–Newton part + curvature part),
+
+and the nonzero spectrum of ``JᵀJ`` is that of the empirical NTK ``J Jᵀ``. For linear
+operators ``‖∇²r_i‖`` vanishes like ``width^(-1/2)`` (so the curvature part does too and
+Gauss–Newton is exact in the limit); for nonlinear ones it does not (Bonfanti et al.).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ._empirical import residual_fn
+from ._network import Network
+from ._operator import Operator
+
+__all__ = ["hvp", "power_iteration", "residual_hessian_norms", "LossHessianNorms",
+           "loss_hessian_norms"]
+
+
+def hvp(f, params, v):
+    """``∇²f(params) · v`` for scalar ``f``; ``params`` and ``v`` are pytrees alike."""
+    return jax.jvp(jax.grad(f), (params,), (v,))[1]
+
+
+def power_iteration(matvec, v0: jnp.ndarray, iters: int = 100, rtol: float = 1e-6):
+    """``(‖A‖₂ estimate, iterations used)`` for a symmetric ``A`` given by ``matvec`` on
+    flat vectors ``(n,) -> (n,)``, starting from ``v0: (n,)``.
+
+    Iterates ``v <- A v / ‖A v‖``; ``‖A v‖`` increases to ``max |λ(A)|`` (indefinite ``A``
+    allowed). Stops when two successive estimates agree to ``rtol`` or after ``iters``.
+    jit/vmap-friendly (``lax.while_loop``).
+    """
+    def body(state):
+        v, est, _, k = state
+        w = matvec(v)
+        norm = jnp.linalg.norm(w)
+        return w / jnp.where(norm > 0, norm, 1.0), norm, est, k + 1
+
+    def cond(state):
+        _, est, prev, k = state
+        return (k < iters) & ((k < 2) | (jnp.abs(est - prev) > rtol * jnp.abs(est)))
+
+    v0 = v0 / jnp.linalg.norm(v0)
+    init = (v0, jnp.zeros((), v0.dtype), jnp.full((), jnp.inf, v0.dtype), jnp.zeros((), int))
+    _, est, _, k = jax.lax.while_loop(cond, body, init)
+    return est, k
+
+
+@functools.lru_cache(maxsize=64)
+def _residual_norms_fn(net: Network, op: Operator, iters: int, rtol: float):
+    """Jitted ``(params, x: (P, d), v0: (P, n_params)) -> (P,)``; one compile per spec."""
+    r = residual_fn(net, op)
+
+    @jax.jit
+    def norms(params, x, v0):
+        flat, unravel = ravel_pytree(params)
+
+        def one(xp, v):
+            f = lambda th: r(unravel(th), xp)  # noqa: E731
+            return power_iteration(lambda w: hvp(f, flat, w), v, iters, rtol)[0]
+        # lax.map, not vmap: one point at a time bounds memory at O(n_params) vectors
+        return jax.lax.map(lambda args: one(*args), (x, v0))
+
+    return norms
+
+
+def residual_hessian_norms(net: Network, params, operator: Operator, points, *,
+                           key: jax.Array | None = None, iters: int = 200,
+                           rtol: float = 1e-6) -> np.ndarray:
+    """``(P,)``: ``‖∇²_θ L[u](x_p)‖₂`` at each of ``points: (P, d)``, by power iteration on
+    Hessian-vector products (see :func:`power_iteration` for ``iters``/``rtol``)."""
+    x = operator.check_points(points, "points")
+    net.check_differentiable(operator)
+    n = ravel_pytree(params)[0].size
+    key = jax.random.PRNGKey(0) if key is None else key
+    v0 = jax.random.normal(key, (x.shape[0], n), jnp.float64)
+    return np.asarray(_residual_norms_fn(net, operator, iters, rtol)(
+        params, jnp.asarray(x), v0))
+
+
+@dataclasses.dataclass(frozen=True)
+class LossHessianNorms:
+    """Spectral norms for ``L = ½ Σ_i r_i²``: ``full`` ``‖∇²L‖``, ``gauss_newton``
+    ``‖JᵀJ‖ = λ_max(K)`` (``K`` the empirical NTK), ``curvature`` ``‖Σ_i r_i ∇²r_i‖``."""
+
+    full: float
+    gauss_newton: float
+    curvature: float
+
+
+def loss_hessian_norms(net: Network, params, data, *, key: jax.Array | None = None,
+                       iters: int = 200, rtol: float = 1e-6) -> LossHessianNorms:
+    """Norms of the Hessian of ``L(θ) = ½ Σ_blocks Σ_i (B[u](x_i) - g_i)²`` and of its two
+    parts (see :class:`LossHessianNorms`), by power iteration on matrix-free products.
+
+    ``data``: ``{name: (operator, points (n, d), targets (n,))}`` (``Problem.data``).
+    """
+    ops, xs, gs = [], [], []
+    for name, (op, x, g) in data.items():
+        net.check_differentiable(op)
+        x = op.check_points(x, f"data[{name!r}] points")
+        g = np.asarray(g, dtype=np.float64).reshape(-1)
+        if g.shape[0] != x.shape[0]:
+            raise ValueError(f"data[{name!r}] has {x.shape[0]} points but {g.shape[0]} targets.")
+        ops.append(op)
+        xs.append(jnp.asarray(x))
+        gs.append(jnp.asarray(g))
+    flat = ravel_pytree(params)[0]
+    key = jax.random.PRNGKey(0) if key is None else key
+    v0 = jax.random.normal(key, flat.shape, flat.dtype)
+    full, gn, curv = _loss_norms_fn(net, tuple(ops), iters, rtol)(params, xs, gs, v0)
+    return LossHessianNorms(float(full), float(gn), float(curv))
+
+
+@functools.lru_cache(maxsize=64)
+def _loss_norms_fn(net: Network, ops: tuple, iters: int, rtol: float):
+    """Jitted ``(params, xs, gs, v0) -> (full, gauss_newton, curvature)``."""
+    fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op in ops]
+
+    @jax.jit
+    def norms(params, xs, gs, v0):
+        th0, unravel = ravel_pytree(params)
+
+        def residuals(th):
+            p = unravel(th)
+            return jnp.concatenate([fn(p, x) - g for fn, x, g in zip(fns, xs, gs)])
+
+        def loss(th):
+            return 0.5 * jnp.sum(residuals(th) ** 2)
+
+        def curvature_part(th):  # its Hessian at th0 is Σ r_i(θ0) ∇²r_i(θ0)
+            return jnp.dot(jax.lax.stop_gradient(residuals(th0)), residuals(th))
+
+        def gauss_newton(v):
+            jv = jax.jvp(residuals, (th0,), (v,))[1]
+            return jax.vjp(residuals, th0)[1](jv)[0]
+
+        def run(matvec):
+            return power_iteration(matvec, v0, iters, rtol)[0]
+
+        return (run(lambda v: hvp(loss, th0, v)), run(gauss_newton),
+                run(lambda v: hvp(curvature_part, th0, v)))
+
+    return norms
