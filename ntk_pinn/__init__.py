@@ -16,9 +16,11 @@ if _os.environ.get("NTK_PINN_X64", "1") != "0":
 
 from ._blocks import Block, BlockKernel, as_blocks  # noqa: E402
 from ._empirical import empirical_kernel, residual_fn  # noqa: E402
+from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
+                       power_iteration, residual_hessian_norms)
 from ._network import ACTIVATIONS, Network, mlp  # noqa: E402
 from ._operator import Operator, Term  # noqa: E402
-from ._train import TrainResult, train  # noqa: E402
+from ._train import TrainResult, gauss_newton_step, train  # noqa: E402
 from . import problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
@@ -27,14 +29,20 @@ __all__ = [
     "ACTIVATIONS",
     "Block",
     "BlockKernel",
+    "LossHessianNorms",
     "Network",
     "Operator",
     "Term",
     "TrainResult",
     "as_blocks",
     "empirical_kernel",
+    "gauss_newton_step",
+    "hvp",
+    "loss_hessian_norms",
     "mlp",
+    "power_iteration",
     "problems",
     "residual_fn",
+    "residual_hessian_norms",
     "train",
 ]
