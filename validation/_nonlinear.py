@@ -117,8 +117,9 @@ class NonlinearStudy:
             s, lo, hi = self.slopes[(quantity, label, key)]
             name = "/".join(key) if isinstance(key, tuple) else key
             parts.append(f"{label} {quantity} {name}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {st}")
-        return ("linear K(0) spread, drift and Hessians vanish like width^(-1/2), nonlinear "
-                f"ones do not: {overall.upper()}: " + "; ".join(parts))
+        return ("linear K(0) spread vanishes like width^(-1/2) and linear drift and "
+                "Hessians vanish; nonlinear ones do not vanish like width^(-1/2): "
+                f"{overall.upper()}: " + "; ".join(parts))
 
 
 def _spread(K: np.ndarray, row: slice, col: slice) -> np.ndarray:
