@@ -62,20 +62,28 @@ def test_cross_kernel_and_bad_method(rng):
 
 
 # ------------------------------------------------------------------------- problems
+def _fd_derivative(u, orders, d, h):
+    deriv = u
+    for axis, k in enumerate(orders):
+        for _ in range(k):
+            deriv = (lambda f, axis: lambda z: (f(z + h * np.eye(d)[axis])
+                                                 - f(z - h * np.eye(d)[axis])) / (2 * h))(
+                deriv, axis)
+    return deriv
+
+
 def _fd_apply(op, u, x, h=1e-4):
-    """Apply a linear operator to the numpy function ``u`` by central finite differences
-    (2nd order) of each of its terms."""
+    """Apply an operator to the numpy function ``u`` by central finite differences
+    (2nd order): term by term if linear, else through its sympy expression."""
     d = x.shape[1]
+    if not op.is_linear:
+        derivs = [_fd_derivative(u, o, d, h)(x) for o in op.derivative_orders]
+        out = np.asarray(op._residual(*x.T, *derivs))
+        return out, max(float(np.max(np.abs(v))) for v in derivs)
     out, size = np.zeros(len(x)), 0.0
     for term in op.terms:
-        deriv = u
-        for axis, k in enumerate(term.orders):
-            for _ in range(k):
-                deriv = (lambda f, axis: lambda z: (f(z + h * np.eye(d)[axis])
-                                                     - f(z - h * np.eye(d)[axis])) / (2 * h))(
-                    deriv, axis)
         coef = jax.numpy.asarray(op._coefficients[op.terms.index(term)](x))
-        value = np.asarray(coef) * deriv(x)
+        value = np.asarray(coef) * _fd_derivative(u, term.orders, d, h)(x)
         out, size = out + value, max(size, float(np.max(np.abs(value))))
     return out, size
 
