@@ -15,7 +15,7 @@ if _os.environ.get("NTK_PINN_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
 from ._blocks import Block, BlockKernel, as_blocks  # noqa: E402
-from ._empirical import empirical_kernel, residual_fn  # noqa: E402
+from ._empirical import empirical_kernel, residual_fn, residual_vector_fn  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
 from ._network import ACTIVATIONS, Network, mlp  # noqa: E402
@@ -44,5 +44,6 @@ __all__ = [
     "problems",
     "residual_fn",
     "residual_hessian_norms",
+    "residual_vector_fn",
     "train",
 ]

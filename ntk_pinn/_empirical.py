@@ -13,7 +13,7 @@ from ._blocks import BlockKernel, as_blocks, assemble, check_same_variables
 from ._network import Network
 from ._operator import Operator
 
-__all__ = ["empirical_kernel", "residual_fn"]
+__all__ = ["empirical_kernel", "residual_fn", "residual_vector_fn"]
 
 
 def residual_fn(net: Network, op: Operator):
@@ -23,6 +23,24 @@ def residual_fn(net: Network, op: Operator):
         return op(lambda y: net.apply_fn(params, y[None])[0, 0])(x)
 
     return r
+
+
+def residual_vector_fn(net: Network, data: dict):
+    """``(params, scales: (n_blocks,) | None) -> (n,)``: ``scale_b (B_b[u](x) - g)`` over
+    the points of every block, stacked in ``data`` order (scales default to 1).
+
+    ``data``: ``{name: (operator, points (n_b, d), targets (n_b,))}`` (``Problem.data``).
+    """
+    fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
+    targets = [(jnp.asarray(x), jnp.asarray(g)) for _, x, g in data.values()]
+
+    def residuals(params, scales=None):
+        parts = [fn(params, x) - g for fn, (x, g) in zip(fns, targets)]
+        if scales is not None:
+            parts = [scales[i] * part for i, part in enumerate(parts)]
+        return jnp.concatenate(parts)
+
+    return residuals
 
 
 @functools.lru_cache(maxsize=256)

@@ -83,9 +83,9 @@ def residual_hessian_norms(net: Network, params, operator: Operator, points, *,
     Hessian-vector products (see :func:`power_iteration` for ``iters``/``rtol``)."""
     x = operator.check_points(points, "points")
     net.check_differentiable(operator)
-    n = ravel_pytree(params)[0].size
+    flat = ravel_pytree(params)[0]
     key = jax.random.PRNGKey(0) if key is None else key
-    v0 = jax.random.normal(key, (x.shape[0], n), jnp.float64)
+    v0 = jax.random.normal(key, (x.shape[0], flat.size), flat.dtype)
     return np.asarray(_residual_norms_fn(net, operator, iters, rtol)(
         params, jnp.asarray(x), v0))
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ._blocks import trace_weights
-from ._empirical import empirical_kernel, residual_fn
+from ._empirical import empirical_kernel, residual_fn, residual_vector_fn
 from ._network import Network
 
 __all__ = ["TrainResult", "train", "gauss_newton_step"]
@@ -40,28 +40,13 @@ class TrainResult:
         return float(self.errors[-1])
 
 
-def _weighted_residuals(net: Network, data: dict):
-    """``(params, sw: (n_blocks,)) -> (n,)``: ``sw_b (B_b[u](x) - g)`` stacked."""
-    import jax
-    import jax.numpy as jnp
-
-    fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
-    targets = [(jnp.asarray(x), jnp.asarray(g)) for _, x, g in data.values()]
-
-    def residuals(params, sw):
-        return jnp.concatenate([sw[i] * (fn(params, x) - g)
-                                for i, (fn, (x, g)) in enumerate(zip(fns, targets))])
-
-    return residuals
-
-
 def _gn_direction(net: Network, data: dict):
     """Jitted ``(params, sw, mu, K_w) -> (step pytree, ½‖r‖²)`` with ``step = Jᵀ (K_w +
     mu I)^-1 r``; ``K_w = diag(s) K diag(s)`` the weighted empirical NTK."""
     import jax
     import jax.numpy as jnp
 
-    residuals = _weighted_residuals(net, data)
+    residuals = residual_vector_fn(net, data)
 
     @jax.jit
     def direction(params, sw, mu, K_w):
@@ -80,6 +65,22 @@ def _row_scales(data: dict, weights: dict) -> tuple[np.ndarray, np.ndarray]:
     return sw, rows
 
 
+def _check_damping(damping) -> None:
+    if not (damping > 0 and np.isfinite(damping)):
+        raise ValueError(f"damping must be a positive number, got {damping!r}.")
+
+
+def _lm_step(net: Network, params, blocks: dict, direction, sw, rows, damping: float):
+    """``(step, ½‖r‖² at params)`` for relative ``damping``: ``K_w = diag(rows) K
+    diag(rows)`` from the empirical NTK, ``μ = damping · tr(K_w)/n``."""
+    import jax.numpy as jnp
+
+    K = empirical_kernel(net, params, blocks).matrix
+    K_w = rows[:, None] * K * rows[None, :]
+    mu = damping * np.trace(K_w) / len(K_w)
+    return direction(params, jnp.asarray(sw), mu, jnp.asarray(K_w))
+
+
 def gauss_newton_step(net: Network, params, data: dict, damping: float,
                       weights: dict | None = None):
     """The Levenberg–Marquardt step ``δ`` (a pytree like ``params``; the update is
@@ -88,17 +89,11 @@ def gauss_newton_step(net: Network, params, data: dict, damping: float,
 
     ``data``: ``{name: (operator, points, targets)}`` (``Problem.data``).
     """
-    import jax.numpy as jnp
-
-    if not (damping > 0 and np.isfinite(damping)):
-        raise ValueError(f"damping must be a positive number, got {damping!r}.")
+    _check_damping(damping)
     weights = {k: 1.0 for k in data} | dict(weights or {})
     sw, rows = _row_scales(data, weights)
-    K = empirical_kernel(net, params, {k: (op, x) for k, (op, x, _) in data.items()}).matrix
-    K_w = rows[:, None] * K * rows[None, :]
-    mu = damping * np.trace(K_w) / len(K_w)
-    step, _ = _gn_direction(net, data)[0](params, jnp.asarray(sw), mu, jnp.asarray(K_w))
-    return step
+    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
+    return _lm_step(net, params, blocks, _gn_direction(net, data)[0], sw, rows, damping)[0]
 
 
 def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
@@ -130,8 +125,7 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
                          + (f" and update_every ({update_every})" if adaptive else "") + ".")
     if not (lr > 0 and np.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
-    if not (damping > 0 and np.isfinite(damping)):
-        raise ValueError(f"damping must be a positive number, got {damping!r}.")
+    _check_damping(damping)
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     names = list(data)
     w = {n: 1.0 for n in names}
@@ -186,12 +180,9 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
 
         def advance(params, state, lam, n):
             sw, rows = _row_scales(data, dict(zip(names, np.asarray(lam))))
-            sw = jnp.asarray(sw)
             for _ in range(n):
-                K = empirical_kernel(net, params, blocks).matrix
-                K_w = rows[:, None] * K * rows[None, :]
-                mu = state["damping"] * np.trace(K_w) / len(K_w)
-                step, loss0 = direction(params, sw, mu, jnp.asarray(K_w))
+                step, loss0 = _lm_step(net, params, blocks, direction, sw, rows,
+                                       state["damping"])
                 trial = jax.tree_util.tree_map(lambda a, b: a - b, params, step)
                 if float(half_loss(trial, sw)) < float(loss0):
                     params = trial

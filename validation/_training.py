@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 import theory
-from ntk_pinn import Network, empirical_kernel, residual_fn
+from ntk_pinn import Network, empirical_kernel, residual_vector_fn
 
 from ._width import _check, block_errors, block_pairs, fit_slope, run_grid
 
@@ -33,8 +33,7 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
                          record_every: int, K0=None) -> dict:
     """Full-batch GD on ``½ Σ (B[u](x) - g)²`` from ``net.init(PRNGKey(seed))``.
 
-    ``data``: ``{name: (operator, points, targets)}``; ``lr``: a number, or a callable
-    ``K(0) -> lr`` (e.g. a fraction of ``1 / λ_max`` of the run's own initial kernel).
+    ``data``: ``{name: (operator, points, targets)}``; ``lr``: the step size.
     Returns JSON-able ``{"drift": {"a|b": [...]}, "loss": [...], "r0": [...], "lr": lr}``
     recorded at steps ``0, record_every, ..., steps``; drift is ``‖K(t) - K(0)‖_F /
     ‖K(0)‖_F`` per block pair of the empirical NTK. ``K0``: the initial kernel if known.
@@ -44,11 +43,7 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
 
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     pairs = block_pairs(list(data))
-    residuals = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
-
-    def residual_vector(params):
-        return jnp.concatenate([fn(params, jnp.asarray(x)) - v for fn, (_, x, v)
-                                in zip(residuals, data.values())])
+    residual_vector = residual_vector_fn(net, data)
 
     def loss(params):
         return 0.5 * jnp.sum(residual_vector(params) ** 2)
@@ -57,7 +52,7 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
     params = net.init(jax.random.PRNGKey(seed), d)
     if K0 is None:
         K0 = empirical_kernel(net, params, blocks)
-    lr = float(lr(K0) if callable(lr) else lr)
+    lr = float(lr)
 
     @jax.jit
     def advance(params):
