@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ntk-pinn study width --problem poisson_1d --widths 64 128 256 512 1024 2048 \
 		--seeds 0 1 2 3 --depth 2 --activation erf --n-residual 32 --out $(DEMO)/width_study
 	$(VENV)/bin/ntk-pinn posterior --problem poisson_1d --problem-param a=2 --kind nngp \
-		--n-residual 32 --out $(DEMO)/posterior
+		--n-residual 32 --calibrate rkhs --out $(DEMO)/posterior
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -12,6 +12,26 @@ ensemble is Gaussian with mean ``A y`` and covariance
 ``K_xx - A K_Xx - K_xX A^T + A K_XX A^T`` (``K`` NNGP blocks): neural-tangents'
 ``gradient_descent_mse_ensemble`` with operators applied. ``t=None``: converged,
 ``A = Θ_xX Θ^-1``.
+
+Calibration of the band (``calibrate``). The architecture fixes the prior's shape, not
+its amplitude, so the raw band can be far too narrow for a given solution:
+
+* ``"mle"`` (or ``True``): the maximum-likelihood amplitude ``y^T K^-1 y / n``.
+* ``"rkhs"`` (NNGP only): the amplitude ``y^T K^-1 y``, the squared RKHS norm of the
+  posterior mean. This turns the band into the worst-case error bound of kernel
+  interpolation from linear functionals: for every ``u`` in the prior's RKHS with data
+  ``y = L[u](X)``, ``|u(x) - m(x)| <= ||u||_H sigma(x)`` (``sigma`` the unit-amplitude
+  posterior std with the jitter/noise as regularizer; Cauchy-Schwarz on
+  ``u(x) - m(x) = <u, k_x - sum_i a_i phi_i>_H``). ``||m||_H`` is a lower bound of ``||u||_H``
+  that converges to it as the data resolve ``u``, so the truth lies inside the band
+  ``k sigma_rkhs`` as soon as ``||u||_H <= k ||m||_H``.
+
+Round-off. Near an observed functional the variance is a difference of ``O(k(x, x))``
+terms, so the std is known only to a resolution: ``Posterior.resolution`` (absolute, in
+``u``'s units) is the square root of the larger of the round-off level
+``sqrt(n) eps (sum of the terms' magnitudes)`` of the variance (times the amplitude) and the
+magnitude of any variance that came out negative. :meth:`Posterior.covers` counts a point as covered when
+``|u - m| <= k std + resolution``.
 """
 
 from __future__ import annotations
@@ -38,10 +58,19 @@ class Posterior:
     kind: str
     t: float | None
     scale: float = 1.0     # prior amplitude the covariance was multiplied by (calibrate)
+    resolution: float = 0.0  # absolute round-off resolution of mean and std (see module doc)
 
     @property
     def std(self) -> np.ndarray:
         return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
+
+    def covers(self, values, k: float = 3.0) -> np.ndarray:
+        """``|values - mean| <= k std + resolution``, per test point (bool array)."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if values.shape != self.mean.shape:
+            raise ValueError(f"values has shape {values.shape}, the posterior "
+                             f"{self.mean.shape}.")
+        return np.abs(values - self.mean) <= k * self.std + self.resolution
 
 
 def stable_cholesky(K: np.ndarray, what: str = "kernel"):
@@ -87,16 +116,25 @@ def _observations(observations):
 
 def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: float | None = None,
                  test_operator: Operator | None = None, noise: float = 0.0,
-                 weights=None, calibrate: bool = False) -> Posterior:
+                 weights=None, calibrate: bool | str = False) -> Posterior:
     """Posterior of ``test_operator[u]`` (default ``u``) at ``x_test: (n, d)`` given
     ``observations``: ``(operator, points (n_i, d), values (n_i,))`` triples. See module
     docstring for ``kind`` and ``t``; ``weights`` (one per observation, default 1) are the
     loss weights of the NTK dynamics; ``noise`` is an observation-noise variance (NNGP).
-    ``calibrate``: multiply the covariance by the maximum-likelihood prior amplitude
-    ``y^T K^-1 y / n`` (``K`` the NNGP train kernel): the architecture's prior variance is
-    arbitrary, and without this the band can be far too narrow for a given solution.
+    ``calibrate``: ``False``/``"none"``, ``True``/``"mle"`` (maximum-likelihood prior
+    amplitude ``y^T K^-1 y / n``) or ``"rkhs"`` (``y^T K^-1 y``: the worst-case error bound
+    of kernel interpolation, NNGP only); see the module docstring.
     """
     _check_kind(kind)
+    mode = {False: "none", True: "mle"}.get(calibrate, calibrate) if isinstance(
+        calibrate, bool) else calibrate
+    if mode not in ("none", "mle", "rkhs"):
+        raise ValueError(f"calibrate must be False, True, 'none', 'mle' or 'rkhs', got "
+                         f"{calibrate!r}.")
+    if mode == "rkhs" and kind != "nngp":
+        raise ValueError("calibrate='rkhs' is the error bound of the NNGP posterior (kernel "
+                         "interpolation); the NTK ensemble's covariance is not a power "
+                         "function. Use kind='nngp' or calibrate='mle'.")
     train, y = _observations(observations)
     first = next(iter(train.values()))[0]
     test_operator = test_operator or Operator("u", first.variables)
@@ -107,12 +145,22 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
     K = limiting_kernel(net, train, kind="nngp").matrix
     K_sX = limiting_kernel(net, test, train, kind="nngp").matrix
     K_ss = limiting_kernel(net, test, kind="nngp").matrix
-    L, d, jitter = stable_cholesky(K + noise * np.eye(len(K)), "NNGP train kernel")
-    alpha = sla.cho_solve((L, True), y / d) / d                  # (K + noise)^-1 y
-    scale = float(y @ alpha) / len(y) if calibrate else 1.0
+    Kn = K + noise * np.eye(len(K))
+    L, d, jitter = stable_cholesky(Kn, "NNGP train kernel")
+
+    def solve(b):  # (K + noise + jitter D^2)^-1 b, b: (n,) or (n, m)
+        dd = d.reshape((-1,) + (1,) * (np.ndim(b) - 1))
+        return sla.cho_solve((L, True), b / dd) / dd
+
+    alpha = solve(y)
+    norm2 = float(y @ alpha)                                     # ||m||_H^2
+    scale = {"none": 1.0, "mle": norm2 / len(y), "rkhs": norm2}[mode]
     if kind == "nngp":
-        B = sla.cho_solve((L, True), (K_sX / d).T).T / d        # K_sX K^-1
-        return Posterior(K_sX @ alpha, scale * (K_ss - B @ K_sX.T), jitter, kind, t, scale)
+        B = solve(K_sX.T).T                                      # K_sX K^-1
+        BK = B @ K_sX.T
+        cov = scale * (K_ss - BK)
+        return Posterior(K_sX @ alpha, cov, jitter, kind, t, scale,
+                         _resolution(cov, [K_ss, BK], scale, len(y)))
     T = limiting_kernel(net, train, kind="ntk").matrix
     T_sX = limiting_kernel(net, test, train, kind="ntk").matrix
     if t is None:
@@ -135,5 +183,20 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
         A = (T_sX * s) @ (V * g) @ V.T * s
         jitter = 0.0
     mean = A @ y
-    cov = K_ss - A @ K_sX.T - K_sX @ A.T + A @ K @ A.T
-    return Posterior(mean, scale * (cov + cov.T) / 2, jitter, kind, t, scale)
+    AK = A @ K_sX.T
+    AKA = A @ K @ A.T
+    cov = scale * (K_ss - AK - AK.T + AKA)
+    cov = (cov + cov.T) / 2
+    return Posterior(mean, cov, jitter, kind, t, scale,
+                     _resolution(cov, [K_ss, AK, AK, AKA], scale, len(y)))
+
+
+def _resolution(cov, terms, scale, n) -> float:
+    """Absolute resolution of the std. The variance is a sum of ``terms`` (matrices whose
+    diagonals nearly cancel), each a length-``n`` dot product: its round-off level is
+    ``sqrt(n) eps sum |diag(term)|`` (random-walk rounding; times the amplitude), or the
+    largest variance that came out negative, whichever is larger; the square root of that."""
+    size = sum(np.abs(np.diag(term)) for term in terms)
+    var_res = max(np.sqrt(n) * np.finfo(np.float64).eps * scale * float(np.max(size)),
+                  float(-min(np.min(np.diag(cov)), 0.0)))
+    return float(np.sqrt(var_res))

@@ -324,14 +324,16 @@ def _cmd_posterior(args) -> int:
     seconds = time.perf_counter() - t0
     exact = problem.exact(x_test)
     err = float(np.linalg.norm(post.mean - exact) / np.linalg.norm(exact))
-    cover = float(np.mean(np.abs(post.mean - exact) <= 3 * post.std + 1e-7))
+    cover = float(np.mean(post.covers(exact, k=3)))
+    cover1 = float(np.mean(post.covers(exact, k=1)))
     plot_posterior(problem, x_test, post, out / "posterior.png",
                    title=f"{problem.name}, {args.kind}: rel. L2 {err:.2g}")
     summary = {"problem": problem.name, "kind": args.kind, "t": args.t, "depth": args.depth,
                "activation": args.activation, "n_residual": args.n_residual,
                "n_boundary": args.n_boundary, "relative_l2_error": err,
-               "fraction_within_3_sigma": cover, "jitter": post.jitter,
-               "amplitude_scale": post.scale, "seconds": round(seconds, 3),
+               "calibrate": args.calibrate, "fraction_within_3_sigma": cover,
+               "fraction_within_1_sigma": cover1, "std_resolution": post.resolution,
+               "jitter": post.jitter, "amplitude_scale": post.scale, "seconds": round(seconds, 3),
                "versions": _versions()}
     (out / "posterior.json").write_text(json.dumps(summary, indent=2))
     np.savez(out / "posterior.npz", x=x_test, mean=post.mean, std=post.std, exact=exact)
@@ -445,8 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--kind", choices=["nngp", "ntk"], default="nngp")
     post.add_argument("--t", type=float, default=None, help="training time (NTK; default: converged)")
     post.add_argument("--noise", type=float, default=0.0)
-    post.add_argument("--calibrate", action="store_true",
-                      help="scale the covariance by the maximum-likelihood prior amplitude")
+    post.add_argument("--calibrate", nargs="?", const="mle", default="none",
+                      choices=["none", "mle", "rkhs"],
+                      help="prior amplitude: maximum likelihood (mle, the default when the "
+                           "flag has no value) or the squared RKHS norm of the mean (rkhs: "
+                           "the band becomes the worst-case error bound; nngp only)")
     post.add_argument("--grid", type=int, default=201, help="test points per axis")
     post.set_defaults(func=_cmd_posterior)
     spec = sub.add_parser("spectrum", help="eigenvalues, trace ratios, adaptive weights of K*")
