@@ -8,14 +8,15 @@ baseline (the Laplacian of the Laplacian of the scalar kernel, pair by pair). Ab
 ``--baseline-rows`` rows (its cost is linear in the number of pairs), and marked so.
 
 A second table compares tanh (exact erf-mixture kernel, ``ntk_pinn._mixture``) with erf
-at ``--tanh-n`` points (target: within 5x of erf), with the accuracy reached beside it:
-the mixture's own error estimate and the measured difference from a 32-node rule on 256
-of the points.
+at ``--tanh-n`` points (target: within 5x of erf), one row per mixture node count in
+``--tanh-nodes`` (0: the count ``mlp`` chooses from its error estimate), with the accuracy
+reached beside it: the mixture's own error estimate (chosen counts) and the measured
+difference from a 32-node rule on 256 of the points.
 
 Each measurement runs in its own subprocess so that peak RSS belongs to it alone.
 
     python benchmarks/bench_kstar.py [--sizes 512 2048 8192 16384] [--activation erf]
-                                     [--tanh-n 2048]
+                                     [--tanh-n 2048] [--tanh-nodes 0 8 6 4]
 """
 
 from __future__ import annotations
@@ -42,14 +43,15 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB -> GiB
 
 
-def worker(task: str, n: int, depth: int, activation: str, rows: int) -> dict:
+def worker(task: str, n: int, depth: int, activation: str, rows: int,
+           nodes: int | None = None) -> dict:
     import jax
     import jax.numpy as jnp
 
     import ntk_pinn
     import theory
 
-    net = ntk_pinn.mlp(512, depth, activation)
+    net = ntk_pinn.mlp(512, depth, activation, quadrature_degree=nodes)
     x = _points(n)
     if task == "kstar":
         lap = ntk_pinn.Operator("u_xx + u_yy", "x y")
@@ -96,10 +98,13 @@ def worker(task: str, n: int, depth: int, activation: str, rows: int) -> dict:
     raise ValueError(task)
 
 
-def run(task: str, n: int, args, activation: str | None = None) -> dict:
+def run(task: str, n: int, args, activation: str | None = None,
+        nodes: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", task, "--n", str(n), "--depth",
            str(args.depth), "--activation", activation or args.activation,
            "--baseline-rows", str(args.baseline_rows if n > args.full_baseline_max else n)]
+    if nodes:
+        cmd += ["--nodes", str(nodes)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -113,13 +118,17 @@ def main() -> None:
     p.add_argument("--baseline-rows", type=int, default=256)
     p.add_argument("--full-baseline-max", type=int, default=2048)
     p.add_argument("--tanh-n", type=int, default=2048, help="0 skips the tanh table")
+    p.add_argument("--tanh-nodes", type=int, nargs="+", default=[0, 8, 6, 4],
+                   help="mixture node counts for the tanh table (0: chosen from the error "
+                        "estimate, the default of mlp)")
+    p.add_argument("--nodes", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--worker")
     p.add_argument("--n", type=int)
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.depth, args.activation,
-                                args.baseline_rows)))
+                                args.baseline_rows, args.nodes or None)))
         return
 
     import jax
@@ -149,23 +158,28 @@ def main() -> None:
     if args.tanh_n:
         n = args.tanh_n
         erf = run("kstar", n, args, "erf")
-        tanh = run("kstar", n, args, "tanh")
-        acc = run("accuracy", n, args, "tanh")
-        info = tanh["info"]
-        row = {"n": n, "erf_s": erf["seconds"], "tanh_s": tanh["seconds"],
-               "ratio": tanh["seconds"] / erf["seconds"], "tanh_rss_gb": tanh["rss_gb"],
-               "nodes": info.get("quadrature_degree"),
-               "estimated_error": info.get("estimated_error"),
-               "measured_error": acc["measured_error"], "tanh_diag_min": tanh["diag_min"]}
-        rows.append({"tanh": row})
-        print(f"\n# tanh (erf mixture) vs erf, K*_rr of u_xx + u_yy, N = {n}")
-        print(f"{'erf s':>8} {'tanh s':>8} {'tanh/erf':>8} {'RSS GB':>7} {'nodes':>5} "
+        print(f"\n# tanh (erf mixture) vs erf, K*_rr of u_xx + u_yy, N = {n}: erf "
+              f"{erf['seconds']:.2f} s")
+        print(f"{'nodes':>9} {'tanh s':>8} {'tanh/erf':>8} {'RSS GB':>7} "
               f"{'est. err':>9} {'meas. err':>9} {'diag min':>9}")
-        print(f"{row['erf_s']:>8.2f} {row['tanh_s']:>8.2f} {row['ratio']:>8.1f} "
-              f"{row['tanh_rss_gb']:>7.2f} {row['nodes']:>5} {row['estimated_error']:>9.1e} "
-              f"{row['measured_error']:>9.1e} {row['tanh_diag_min']:>9.3g}")
+        for nodes in args.tanh_nodes:
+            tanh = run("kstar", n, args, "tanh", nodes)
+            acc = run("accuracy", n, args, "tanh", nodes)
+            info = tanh["info"]
+            row = {"n": n, "erf_s": erf["seconds"], "tanh_s": tanh["seconds"],
+                   "ratio": tanh["seconds"] / erf["seconds"], "tanh_rss_gb": tanh["rss_gb"],
+                   "nodes": info.get("quadrature_degree"), "nodes_chosen": not nodes,
+                   "estimated_error": info.get("estimated_error"),
+                   "measured_error": acc["measured_error"], "tanh_diag_min": tanh["diag_min"]}
+            rows.append({"tanh": row})
+            label = f"{row['nodes']}{' auto' if not nodes else ''}"
+            est = "-" if row["estimated_error"] is None else f"{row['estimated_error']:.1e}"
+            print(f"{label:>9} {row['tanh_s']:>8.2f} {row['ratio']:>8.1f} "
+                  f"{row['tanh_rss_gb']:>7.2f} {est:>9} "
+                  f"{row['measured_error']:>9.1e} {row['tanh_diag_min']:>9.3g}", flush=True)
         print("target: tanh/erf <= 5 at N = 2048 (errors: relative to the block's largest "
-              "entry; measured against a 32-node rule on 256 points)")
+              "entry; measured against a 32-node rule on 256 of the points; 'auto' = the "
+              "node count mlp chooses for a 1e-10 error estimate)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
