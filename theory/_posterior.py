@@ -29,9 +29,9 @@ its amplitude, so the raw band can be far too narrow for a given solution:
 Round-off. Near an observed functional the variance is a difference of ``O(k(x, x))``
 terms, so the std is known only to a resolution: ``Posterior.resolution`` (absolute, in
 ``u``'s units) is the square root of the larger of the round-off level
-``sqrt(n) eps (sum of the terms' magnitudes)`` of the variance (times the amplitude) and the
-magnitude of any variance that came out negative. :meth:`Posterior.covers` counts a point as covered when
-``|u - m| <= k std + resolution``.
+``sqrt(n) eps (sum of the terms' magnitudes)`` of the variance (times the amplitude) and
+the magnitude of any variance that came out negative. :meth:`Posterior.covers` counts a
+point as covered when ``|u - m| <= k std + resolution``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Posterior:
     kind: str
     t: float | None
     scale: float = 1.0     # prior amplitude the covariance was multiplied by (calibrate)
-    resolution: float = 0.0  # absolute round-off resolution of mean and std (see module doc)
+    resolution: float = 0.0  # absolute round-off resolution of std (see module docstring)
 
     @property
     def std(self) -> np.ndarray:
@@ -90,6 +90,12 @@ def stable_cholesky(K: np.ndarray, what: str = "kernel"):
             continue
     raise ValueError(f"the {what} stays singular after a relative jitter of "
                      f"{_JITTERS[-1]:g}: remove duplicate points or add noise.")
+
+
+def _solve(L, d, b):
+    """``K^-1 b`` from :func:`stable_cholesky`'s ``(L, d)``; ``b: (n,)`` or ``(n, m)``."""
+    dd = d.reshape((-1,) + (1,) * (np.ndim(b) - 1))
+    return sla.cho_solve((L, True), b / dd) / dd
 
 
 def _observations(observations):
@@ -126,8 +132,7 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
     of kernel interpolation, NNGP only); see the module docstring.
     """
     _check_kind(kind)
-    mode = {False: "none", True: "mle"}.get(calibrate, calibrate) if isinstance(
-        calibrate, bool) else calibrate
+    mode = {False: "none", True: "mle"}[calibrate] if isinstance(calibrate, bool) else calibrate
     if mode not in ("none", "mle", "rkhs"):
         raise ValueError(f"calibrate must be False, True, 'none', 'mle' or 'rkhs', got "
                          f"{calibrate!r}.")
@@ -145,18 +150,12 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
     K = limiting_kernel(net, train, kind="nngp").matrix
     K_sX = limiting_kernel(net, test, train, kind="nngp").matrix
     K_ss = limiting_kernel(net, test, kind="nngp").matrix
-    Kn = K + noise * np.eye(len(K))
-    L, d, jitter = stable_cholesky(Kn, "NNGP train kernel")
-
-    def solve(b):  # (K + noise + jitter D^2)^-1 b, b: (n,) or (n, m)
-        dd = d.reshape((-1,) + (1,) * (np.ndim(b) - 1))
-        return sla.cho_solve((L, True), b / dd) / dd
-
-    alpha = solve(y)
+    L, d, jitter = stable_cholesky(K + noise * np.eye(len(K)), "NNGP train kernel")
+    alpha = _solve(L, d, y)                                      # (K + noise)^-1 y
     norm2 = float(y @ alpha)                                     # ||m||_H^2
     scale = {"none": 1.0, "mle": norm2 / len(y), "rkhs": norm2}[mode]
     if kind == "nngp":
-        B = solve(K_sX.T).T                                      # K_sX K^-1
+        B = _solve(L, d, K_sX.T).T                               # K_sX K^-1
         BK = B @ K_sX.T
         cov = scale * (K_ss - BK)
         return Posterior(K_sX @ alpha, cov, jitter, kind, t, scale,
@@ -165,7 +164,7 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
     T_sX = limiting_kernel(net, test, train, kind="ntk").matrix
     if t is None:
         L, d, jitter = stable_cholesky(T, "NTK train kernel")
-        A = sla.cho_solve((L, True), (T_sX / d).T).T / d          # Θ_xX Θ^-1
+        A = _solve(L, d, T_sX.T).T                                # Θ_xX Θ^-1
     else:
         if t < 0:
             raise ValueError(f"t must be >= 0 or None, got {t!r}.")
