@@ -10,7 +10,7 @@ and the (linearized) residual ``∂θ L[u](x) = sum_a c_a(x) ∂θ D^a u(x)`` is
 sum of outer products ``A_k ⊗ B_k``. Its kernel contribution is
 ``<sum_k A_k ⊗ B_k, sum_k' A'_k' ⊗ B'_k'> = sum_kk' (A_k·A'_k') (B_k·B'_k')``: Hadamard
 products of small Gram matrices. The Taylor coefficients ``D^b h``, ``D^b g`` come from
-nested forward-mode JVPs of one forward+backward pass per point (``Operator._partial``).
+nested forward-mode JVPs of one forward+backward pass per point (``_derivatives.partial``).
 Cost: ``O(n_points * n_params * n_jets)`` for the jets and ``O(P Q K^2 width)`` for the
 Grams; memory ``O(P K width)`` besides the parameters.
 """
@@ -25,45 +25,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._network import ACTIVATIONS, Network
-from ._operator import Operator, _partial
+from ._derivatives import partial
+from ._network import Network
+from ._operator import Operator
 
 __all__ = ["block_features", "feature_gram"]
 
 
-def _activation_fn(net: Network):
-    if net.uses_quadrature:
-        return net.smooth.fn
-    apply = ACTIVATIONS[net.activation].layer()[1]  # the stax layer's own apply_fn
-    return lambda z: apply((), z)
-
-
-def _dense_params(params):
-    layers = [p for p in params if len(p)]
-    if len(layers) < 2 or any(len(p) != 2 for p in layers):
-        raise ValueError("expected mlp parameters [(W, b), (), ..., (W, b)] from Network.init.")
-    return layers
-
-
-def _forward(net: Network, layers, x, deltas):
-    """``(u(x), [h^0 = x, h^1, ..., h^L])`` with ``deltas[l]`` added to pre-activation l."""
-    act = _activation_fn(net)
-    h, hs = x, [x]
-    for i, (W, b) in enumerate(layers):
-        z = net.W_std / math.sqrt(W.shape[0]) * (h @ W) + net.b_std * b.reshape(-1) + deltas[i]
-        if i == len(layers) - 1:
-            return z[0], hs
-        h = act(z)
-        hs.append(h)
-
-
-def _jets(net: Network, layers, x):
-    """Flat vector ``[h^0..h^L, g^1..g^(L+1), u]`` at ``x: (d,)``; all smooth in x."""
-    sizes = [W.shape[1] for W, _ in layers]
+def _jets(net: Network, params):
+    """``y: (d,) -> [h^0..h^L, g^1..g^(L+1), u]`` (one flat vector), all smooth in y."""
+    sizes = [layer.width for layer in net.layers]
 
     def feats(y):
         zeros = [jnp.zeros(n, y.dtype) for n in sizes]
-        (u, hs), gs = jax.value_and_grad(lambda ds: _forward(net, layers, y, ds),
+        (u, hs), gs = jax.value_and_grad(lambda ds: net.forward(params, y, ds),
                                          has_aux=True)(zeros)
         return jnp.concatenate(hs + gs + [u[None]])
 
@@ -80,17 +55,17 @@ def _binomial(a, b) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _features_fn(net: Network, op: Operator):
-    """Jitted ``(layers, points: (P, d)) -> per layer (A: (P, K, n_out), B: (P, K, n_in),
+    """Jitted ``(params, points: (P, d)) -> per layer (A: (P, K, n_out), B: (P, K, n_in),
     bias: (P, n_out))`` with ``∂W L[u] = (W_std/sqrt(n_in)) sum_k B_k ⊗ A_k``."""
     orders = op.derivative_orders
     jets_needed = sorted({b for a in orders for b in _below(a)} | set(orders))
     # component k: (term index, b) -> A = c_a C(a, b) D^b g,  B = D^(a-b) h
     components = [(t, b) for t, a in enumerate(orders) for b in _below(a)]
 
-    def one(layers, x):
-        feats = _jets(net, layers, x)
-        jets = {b: _partial(feats, x, b) for b in jets_needed}
-        widths = [x.shape[0]] + [W.shape[1] for W, _ in layers]   # n_0 .. n_(L+1)
+    def one(params, x):
+        feats = _jets(net, params)
+        jets = {b: partial(feats, x, b) for b in jets_needed}
+        widths = [x.shape[0]] + [layer.width for layer in net.layers]   # n_0 .. n_(L+1)
         offsets = np.cumsum([0] + widths[:-1] + widths[1:] + [1])
         n_h = len(widths) - 1
         h_slice = [slice(offsets[i], offsets[i + 1]) for i in range(n_h)]
@@ -112,7 +87,7 @@ def _features_fn(net: Network, op: Operator):
 
 def block_features(net: Network, params, op: Operator, points) -> list:
     """Per-layer factors of ``∂θ L[u]`` at ``points: (P, d)`` (see module docstring)."""
-    return _features_fn(net, op)(_dense_params(params), jnp.asarray(points))
+    return _features_fn(net, op)(params, jnp.asarray(points))
 
 
 @jax.jit
@@ -127,7 +102,7 @@ def _layer_gram(fa, fb, scale_w, scale_b):
 def feature_gram(net: Network, feats_a, feats_b) -> jnp.ndarray:
     """``(P, Q)`` block of the empirical NTK from two :func:`block_features` results."""
     total = 0.0
-    for fa, fb in zip(feats_a, feats_b):
+    for layer, fa, fb in zip(net.layers, feats_a, feats_b):
         n_in = fa[1].shape[-1]
-        total = total + _layer_gram(fa, fb, net.W_std ** 2 / n_in, net.b_std ** 2)
+        total = total + _layer_gram(fa, fb, layer.weight_scale(n_in) ** 2, layer.b_std ** 2)
     return total

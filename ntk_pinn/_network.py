@@ -14,11 +14,11 @@ from neural_tangents import stax
 
 from . import _smooth
 
-__all__ = ["Network", "mlp", "ACTIVATIONS"]
+__all__ = ["ACTIVATIONS", "DenseLayer", "Network", "mlp"]
 
 
 @dataclasses.dataclass(frozen=True)
-class _Activation:
+class _ClosedForm:
     layer: Callable[[], tuple]
     # Highest input-derivative order per kernel argument for which the analytic kernel's
     # derivatives are right (inf: analytic). 0: the kernel is not differentiable (ReLU's
@@ -27,14 +27,50 @@ class _Activation:
 
 
 _SMOOTH = "erf, sin, gelu, tanh, sigmoid, softplus, swish"
-ACTIVATIONS: dict[str, _Activation] = {
-    "erf": _Activation(stax.Erf, math.inf),
-    "sin": _Activation(stax.Sin, math.inf),
-    "gelu": _Activation(stax.Gelu, math.inf),
-    "relu": _Activation(stax.Relu, 0),
-    "abs": _Activation(stax.Abs, 0),
-    "leaky_relu": _Activation(lambda: stax.LeakyRelu(0.01), 0),
+_CLOSED_FORM: dict[str, _ClosedForm] = {
+    "erf": _ClosedForm(stax.Erf, math.inf),
+    "sin": _ClosedForm(stax.Sin, math.inf),
+    "gelu": _ClosedForm(stax.Gelu, math.inf),
+    "relu": _ClosedForm(stax.Relu, 0),
+    "abs": _ClosedForm(stax.Abs, 0),
+    "leaky_relu": _ClosedForm(lambda: stax.LeakyRelu(0.01), 0),
 }
+#: Every activation name ``mlp`` accepts (a smooth callable is accepted too): closed-form
+#: kernels (erf, sin, gelu; relu, abs, leaky_relu without input derivatives), exact erf
+#: mixtures (tanh, sigmoid, softplus) and Gauss-Hermite quadrature (swish).
+ACTIVATIONS: tuple[str, ...] = tuple(_CLOSED_FORM) + tuple(_smooth.SMOOTH_ACTIVATIONS)
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseLayer:
+    """One dense layer of a :class:`Network`, NTK parameterization:
+    ``z = W_std / sqrt(fan_in) * h @ W + b_std * b`` with ``W ~ N(0, 1)``, ``b ~ N(0, 1)``
+    of shapes ``(fan_in, width)``, ``(width,)``; then the activation (``None`` for the
+    output layer). ``activation`` is a neural-tangents layer constructor; its ``apply_fn``
+    is the elementwise function (:meth:`activation_fn`), so the stax spec and the fast
+    empirical NTK read one definition."""
+
+    width: int
+    W_std: float
+    b_std: float
+    activation: Callable[[], tuple] | None
+
+    def weight_scale(self, fan_in: int) -> float:
+        """The factor in front of ``h @ W``."""
+        return self.W_std / math.sqrt(fan_in)
+
+    def __call__(self, W, b, h):
+        """Pre-activation ``z: (..., width)`` from the previous layer's ``h: (..., fan_in)``."""
+        return self.weight_scale(W.shape[0]) * (h @ W) + self.b_std * b.reshape(-1)
+
+    def activation_fn(self) -> Callable:
+        """The elementwise activation (the stax layer's own ``apply_fn``)."""
+        apply = self.activation()[1]
+        return lambda z: apply((), z)
+
+    def stax_layers(self) -> list:
+        dense = stax.Dense(self.width, self.W_std, self.b_std, parameterization="ntk")
+        return [dense] + ([self.activation()] if self.activation is not None else [])
 
 
 # Inputs are assumed to satisfy |x|^2 / d <= this when a quadrature degree is chosen
@@ -87,12 +123,10 @@ class Network:
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{field} must be an integer >= 1, got {value!r}.")
-        if not (callable(self.activation) or self.activation in ACTIVATIONS
-                or self.activation in _smooth.SMOOTH_ACTIVATIONS):
+        if not (callable(self.activation) or self.activation in ACTIVATIONS):
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of "
-                f"{sorted(ACTIVATIONS) + sorted(_smooth.SMOOTH_ACTIVATIONS)} or pass a "
-                "smooth callable."
+                f"{sorted(ACTIVATIONS)} or pass a smooth callable."
             )
         for field in ("W_std", "b_std"):
             value = getattr(self, field)
@@ -107,7 +141,7 @@ class Network:
 
     @property
     def uses_quadrature(self) -> bool:
-        return self.activation not in ACTIVATIONS
+        return self.activation not in _CLOSED_FORM
 
     @functools.cached_property
     def smooth(self) -> _smooth.SmoothActivation:
@@ -154,17 +188,37 @@ class Network:
         return _smooth.choose_degree(self.smooth, float(self.layer_variances(point).max()), 4)[0]
 
     @functools.cached_property
-    def _stax(self) -> tuple:
+    def layers(self) -> tuple[DenseLayer, ...]:
+        """The dense layers, input to output: ``depth`` hidden ones with the activation,
+        then one output unit. Both :attr:`init_fn`/:attr:`apply_fn`/:attr:`kernel_fn`
+        (the stax spec) and :meth:`forward` (the fast empirical NTK) are built from them."""
         if self.uses_quadrature:
             act = lambda: _smooth.stax_layer(self.smooth, lambda: self.degree)  # noqa: E731
         else:
-            act = ACTIVATIONS[self.activation].layer
-        layers = []
-        for _ in range(self.depth):
-            layers += [stax.Dense(self.width, self.W_std, self.b_std, parameterization="ntk"),
-                       act()]
-        layers.append(stax.Dense(1, self.W_std, self.b_std, parameterization="ntk"))
-        return stax.serial(*layers)
+            act = _CLOSED_FORM[self.activation].layer
+        hidden = DenseLayer(self.width, self.W_std, self.b_std, act)
+        return (hidden,) * self.depth + (DenseLayer(1, self.W_std, self.b_std, None),)
+
+    @functools.cached_property
+    def _stax(self) -> tuple:
+        return stax.serial(*(s for layer in self.layers for s in layer.stax_layers()))
+
+    def forward(self, params, x, shifts=None):
+        """``(u, [h^0 = x, h^1, ..., h^depth])`` at ``x: (..., d)`` (``u: (...)``), from
+        :attr:`layers` directly; ``shifts[l]`` (optional) is added to pre-activation
+        ``l``. Equals ``apply_fn(params, x)[..., 0]``."""
+        dense = [p for p in params if len(p)]
+        if len(dense) != len(self.layers) or any(len(p) != 2 for p in dense):
+            raise ValueError(f"expected the parameters of this network from Network.init "
+                             f"({len(self.layers)} dense (W, b) pairs), got "
+                             f"{len(dense)} non-empty entries.")
+        h, hs = x, [x]
+        for i, (layer, (W, b)) in enumerate(zip(self.layers, dense)):
+            z = layer(W, b, h) + (0.0 if shifts is None else shifts[i])
+            if layer.activation is None:
+                return z[..., 0], hs
+            h = layer.activation_fn()(z)
+            hs.append(h)
 
     @property
     def init_fn(self) -> Callable:
@@ -193,7 +247,7 @@ class Network:
     @property
     def smoothness(self) -> float:
         if not self.uses_quadrature:
-            return ACTIVATIONS[self.activation].smoothness
+            return _CLOSED_FORM[self.activation].smoothness
         return math.inf
 
     def init(self, key: jax.Array, input_dim: int):

@@ -78,11 +78,10 @@ def _fd_apply(op, u, x, h=1e-4):
     d = x.shape[1]
     if not op.is_linear:
         derivs = [_fd_derivative(u, o, d, h)(x) for o in op.derivative_orders]
-        out = np.asarray(op._residual(*x.T, *derivs))
+        out = np.asarray(op.evaluate(x, derivs))
         return out, max(float(np.max(np.abs(v))) for v in derivs)
     out, size = np.zeros(len(x)), 0.0
-    for term in op.terms:
-        coef = jax.numpy.asarray(op._coefficients[op.terms.index(term)](x))
+    for coef, term in zip(op.coefficients(jax.numpy.asarray(x)), op.terms):
         value = np.asarray(coef) * _fd_derivative(u, term.orders, d, h)(x)
         out, size = out + value, max(size, float(np.max(np.abs(value))))
     return out, size

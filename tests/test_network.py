@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+import ntk_pinn
 from ntk_pinn import Network, mlp
 
 
@@ -47,3 +48,36 @@ def test_kernel_fn_is_the_limit_of_apply_fn():
 def test_bad_specs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         mlp(**kwargs)
+
+
+def _cubic_tanh(z):  # a smooth user callable (Gauss-Hermite route)
+    return jax.numpy.tanh(z) + 0.1 * z ** 3
+
+
+@pytest.mark.parametrize("activation", ntk_pinn.ACTIVATIONS + (_cubic_tanh,))
+@pytest.mark.parametrize("depth,W_std,b_std", [(1, 1.0, 1.0), (3, 1.7, 0.0), (2, 0.6, 2.3)])
+def test_forward_equals_apply_fn(activation, depth, W_std, b_std):
+    # The fast empirical NTK differentiates `forward`, the stax spec is `apply_fn`: both
+    # are built from `Network.layers`, so they agree to round-off (~1e-16) for every
+    # activation and option; bound 1e-13 relative to the largest output.
+    net = mlp(24, depth, activation, W_std=W_std, b_std=b_std)
+    params = net.init(jax.random.PRNGKey(7), 3)
+    x = np.random.default_rng(0).uniform(-2, 2, (6, 3))
+    want = np.asarray(net.apply_fn(params, x))[:, 0]
+    got, hidden = net.forward(params, jax.numpy.asarray(x))
+    assert np.max(np.abs(np.asarray(got) - want)) <= 1e-13 * np.max(np.abs(want))
+    assert len(hidden) == depth + 1 and hidden[-1].shape == (6, 24)
+    single, _ = net.forward(params, jax.numpy.asarray(x[2]))
+    assert abs(float(single) - want[2]) <= 1e-13 * np.max(np.abs(want))
+
+
+def test_layers_and_activation_names():
+    net = mlp(8, 2, "tanh", W_std=1.5, b_std=0.3)
+    assert [layer.width for layer in net.layers] == [8, 8, 1]
+    assert all((layer.W_std, layer.b_std) == (1.5, 0.3) for layer in net.layers)
+    assert net.layers[-1].activation is None
+    assert set(ntk_pinn.ACTIVATIONS) >= {"erf", "sin", "gelu", "tanh", "sigmoid", "softplus",
+                                         "swish", "relu"}
+    assert all(isinstance(name, str) for name in ntk_pinn.ACTIVATIONS)
+    with pytest.raises(ValueError, match="expected the parameters of this network"):
+        net.forward(mlp(8, 1).init(jax.random.PRNGKey(0), 1), np.zeros(1))

@@ -61,7 +61,7 @@ def _check_function_action(op: Operator, f_sym, points):
     for s in expr.free_symbols:
         name = s.name
         if name == "u" or name.startswith("u_"):
-            orders = Operator(name, variables=op.variables)._orders[0]
+            orders = Operator(name, variables=op.variables).derivative_orders[0]
             d = f_sym
             for v, k in zip(syms, orders):
                 if k:
