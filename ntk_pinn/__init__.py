@@ -14,13 +14,14 @@ import jax as _jax
 if _os.environ.get("NTK_PINN_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
-from ._blocks import Block, BlockKernel, as_blocks  # noqa: E402
+from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks  # noqa: E402
 from ._empirical import empirical_kernel, residual_fn, residual_vector_fn  # noqa: E402
+from ._forms import Term  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
-from ._network import ACTIVATIONS, Network, mlp  # noqa: E402
-from ._operator import Operator, Term  # noqa: E402
-from ._train import TrainResult, gauss_newton_step, train  # noqa: E402
+from ._network import ACTIVATIONS, DenseLayer, Network, mlp  # noqa: E402
+from ._operator import Operator  # noqa: E402
+from ._train import TrainResult, TrainState, gauss_newton_step, train  # noqa: E402
 from . import problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
@@ -29,15 +30,18 @@ __all__ = [
     "ACTIVATIONS",
     "Block",
     "BlockKernel",
+    "DenseLayer",
     "LossHessianNorms",
     "Network",
     "Operator",
     "Term",
     "TrainResult",
+    "TrainState",
     "as_blocks",
     "empirical_kernel",
     "gauss_newton_step",
     "hvp",
+    "kernel_blocks",
     "loss_hessian_norms",
     "mlp",
     "power_iteration",

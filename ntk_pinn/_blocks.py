@@ -13,7 +13,7 @@ import numpy as np
 
 from ._operator import Operator
 
-__all__ = ["Block", "BlockKernel", "as_blocks"]
+__all__ = ["Block", "BlockKernel", "as_blocks", "kernel_blocks"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -67,12 +67,22 @@ def as_blocks(blocks: BlocksLike, what: str = "blocks") -> tuple[Block, ...]:
     return tuple(out)
 
 
-def check_same_variables(rows: Sequence[Block], cols: Sequence[Block]) -> None:
+def kernel_blocks(blocks: BlocksLike, blocks2: BlocksLike | None = None
+                  ) -> tuple[tuple[Block, ...], tuple[Block, ...]]:
+    """``(rows, cols)`` of a kernel over ``blocks`` x ``blocks2``, both normalized by
+    :func:`as_blocks` and checked to share one variable order. Without ``blocks2`` the
+    kernel is square and ``cols is rows`` (the same tuple): that identity is what makes
+    :meth:`BlockKernel.assemble` compute only the blocks on and above the diagonal."""
+    rows = as_blocks(blocks, "blocks")
+    if blocks2 is None:
+        return rows, rows
+    cols = as_blocks(blocks2, "blocks2")
     if rows[0].operator.variables != cols[0].operator.variables:
         raise ValueError(
             f"blocks use variables {rows[0].operator.variables} but blocks2 use "
             f"{cols[0].operator.variables}: both must have the same columns."
         )
+    return rows, cols
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -124,37 +134,41 @@ class BlockKernel:
         """All ``(row_name, col_name)`` block pairs, in order."""
         return [(a, b) for a in self.row_names for b in self.col_names]
 
+    def trace_weights(self) -> dict:
+        """``{block: tr(K) / tr(K_ii)}`` (Wang, Yu & Perdikaris' NTK-adaptive loss weights)
+        of a square kernel; ``tr(K)`` is the sum of the diagonal blocks' traces."""
+        if not self.is_square:
+            raise ValueError("expected the square BlockKernel of one set of blocks (not a "
+                             "cross kernel).")
+        traces = {n: float(np.trace(self.block(n, n))) for n in self.names}
+        if any(t <= 0 for t in traces.values()):
+            raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
+        total = sum(traces.values())
+        return {n: total / t for n, t in traces.items()}
 
-def assemble(row_blocks: Sequence[Block], col_blocks: Sequence[Block], compute, kind: str,
-             symmetric: bool, info: dict | None = None) -> BlockKernel:
-    """Fill a :class:`BlockKernel` from ``compute(row_block, col_block) -> (n, m)``.
+    @staticmethod
+    def computed_pairs(rows: Sequence, cols: Sequence) -> list[tuple[int, int]]:
+        """Index pairs ``(i, j)`` of the blocks a kernel computes: every pair of a cross
+        kernel; of a square one (``cols is rows``) those with ``i <= j``, the others being
+        their transposes."""
+        return [(i, j) for i in range(len(rows)) for j in range(len(cols))
+                if cols is not rows or i <= j]
 
-    With ``symmetric`` only blocks ``a <= b`` are computed; ``(b, a)`` is the transpose.
-    """
-    rs = [b.size for b in row_blocks]
-    cs = [b.size for b in col_blocks]
-    matrix = np.empty((sum(rs), sum(cs)), dtype=np.float64)
-    r0 = np.cumsum([0] + rs)
-    c0 = np.cumsum([0] + cs)
-    for i, rb in enumerate(row_blocks):
-        for j, cb in enumerate(col_blocks):
-            if symmetric and j < i:
-                matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]] = \
-                    matrix[c0[j]:c0[j + 1], r0[i]:r0[i + 1]].T
-                continue
-            compute(rb, cb, matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]])
-    return BlockKernel(matrix, tuple(b.name for b in row_blocks), tuple(rs),
-                       tuple(b.name for b in col_blocks), tuple(cs), kind, dict(info or {}))
-
-
-def trace_weights(kernel: BlockKernel) -> dict:
-    """``{block: tr(K) / tr(K_ii)}`` (Wang, Yu & Perdikaris' NTK-adaptive loss weights) for
-    a square :class:`BlockKernel`; ``tr(K)`` is the sum of the diagonal blocks' traces."""
-    if not isinstance(kernel, BlockKernel) or not kernel.is_square:
-        raise ValueError("expected the square BlockKernel of one set of blocks (not a cross "
-                         "kernel).")
-    traces = {n: float(np.trace(kernel.block(n, n))) for n in kernel.names}
-    if any(t <= 0 for t in traces.values()):
-        raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
-    total = sum(traces.values())
-    return {n: total / t for n, t in traces.items()}
+    @classmethod
+    def assemble(cls, rows: Sequence[Block], cols: Sequence[Block], compute, kind: str,
+                 info: dict | None = None) -> "BlockKernel":
+        """Fill a kernel from ``compute(row_block, col_block, out)`` (``out``: the ``(n, m)``
+        view to write) over :meth:`computed_pairs`; a square kernel's blocks below the
+        diagonal are the transposes of those above."""
+        rs = [b.size for b in rows]
+        cs = [b.size for b in cols]
+        matrix = np.empty((sum(rs), sum(cs)), dtype=np.float64)
+        r0 = np.cumsum([0] + rs)
+        c0 = np.cumsum([0] + cs)
+        for i, j in cls.computed_pairs(rows, cols):
+            compute(rows[i], cols[j], matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]])
+            if cols is rows and j > i:
+                matrix[r0[j]:r0[j + 1], c0[i]:c0[i + 1]] = \
+                    matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]].T
+        return cls(matrix, tuple(b.name for b in rows), tuple(rs),
+                   tuple(b.name for b in cols), tuple(cs), kind, dict(info or {}))

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-__all__ = ["partial"]
+__all__ = []  # internal: the operator, its forms and the fast empirical NTK use it
 
 
 def _unit_tangent(x: jnp.ndarray, i: int) -> jnp.ndarray:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _fast_empirical
-from ._blocks import BlockKernel, as_blocks, assemble, check_same_variables
+from ._blocks import BlockKernel, kernel_blocks
 from ._network import Network
 from ._operator import Operator
 
@@ -74,10 +74,8 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    rows = as_blocks(blocks, "blocks")
-    cols = rows if blocks2 is None else as_blocks(blocks2, "blocks2")
-    check_same_variables(rows, cols)
-    for b in rows + (() if blocks2 is None else cols):
+    rows, cols = kernel_blocks(blocks, blocks2)
+    for b in rows + (() if cols is rows else cols):
         net.check_differentiable(b.operator)
     cache = {}
 
@@ -100,4 +98,4 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
         def compute(r, c, out):
             out[...] = np.asarray(_gram(jac(r), jac(c)))
 
-    return assemble(rows, cols, compute, "ntk", symmetric=blocks2 is None)
+    return BlockKernel.assemble(rows, cols, compute, "ntk")

@@ -29,7 +29,7 @@ from ._derivatives import partial
 from ._network import Network
 from ._operator import Operator
 
-__all__ = ["block_features", "feature_gram"]
+__all__ = []  # internal: empirical_kernel(method="fast")
 
 
 def _jets(net: Network, params):

@@ -16,7 +16,7 @@ import sympy as sp
 from ._derivatives import partial
 from ._parse import Parsed
 
-__all__ = ["LinearForm", "NonlinearForm", "Term", "make_form"]
+__all__ = ["Term"]  # the forms themselves are internal to Operator
 
 
 @dataclasses.dataclass(frozen=True)

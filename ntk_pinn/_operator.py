@@ -25,7 +25,7 @@ import sympy as sp
 from ._forms import LinearForm, Term, make_form
 from ._parse import parse
 
-__all__ = ["Operator", "Term"]
+__all__ = ["Operator"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

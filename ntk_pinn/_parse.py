@@ -16,7 +16,7 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
-__all__ = ["Parsed", "Symbols", "parse"]
+__all__ = []  # internal: Operator parses through it
 
 FUNCTION_NAME = "u"
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.])u(?:_([A-Za-z0-9]+))?(?![A-Za-z0-9_(])")

@@ -42,7 +42,7 @@ from neural_tangents import stax
 
 from . import _mixture
 
-__all__ = ["SmoothActivation", "SMOOTH_ACTIVATIONS", "smooth_activation", "choose_degree"]
+__all__ = []  # internal: Network builds its smooth activations through it
 
 _z = sp.Symbol("z", real=True)
 # name -> (jax function, sympy expression for the derivatives)

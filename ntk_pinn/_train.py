@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import NamedTuple
 
 import numpy as np
 
-from ._blocks import trace_weights
 from ._empirical import empirical_kernel, residual_fn, residual_vector_fn
 from ._network import Network
 
-__all__ = ["TrainResult", "train", "gauss_newton_step"]
+__all__ = ["TrainResult", "TrainState", "train", "gauss_newton_step"]
 
 OPTIMIZERS = ("adam", "gd", "lm")
 
@@ -96,6 +96,127 @@ def gauss_newton_step(net: Network, params, data: dict, damping: float,
     return _lm_step(net, params, blocks, _gn_direction(net, data)[0], sw, rows, damping)[0]
 
 
+class TrainState(NamedTuple):
+    """One point of a training run: ``params`` after ``step`` steps, the optimizer's state
+    (optax state; for LM the current relative damping) and the loss ``weights`` in force."""
+
+    step: int
+    params: object
+    optimizer_state: object
+    weights: dict
+
+
+def _check_train_args(steps, record_every, update_every, adaptive, optimizer, lr,
+                      damping) -> int:
+    """Validate; return the chunk of steps between two recording/weight-update points."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
+    for label, value in (("steps", steps), ("record_every", record_every),
+                         ("update_every", update_every)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
+    if steps % record_every or (adaptive and steps % update_every):
+        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every})"
+                         + (f" and update_every ({update_every})" if adaptive else "") + ".")
+    if not (lr > 0 and np.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    _check_damping(damping)
+    return int(np.gcd(record_every, update_every) if adaptive else record_every)
+
+
+def _initial_weights(weights: dict | None, names: list) -> dict:
+    w = {n: 1.0 for n in names}
+    if weights is not None:
+        unknown = set(weights) - set(names)
+        if unknown:
+            raise ValueError(f"weights for unknown blocks {sorted(unknown)}; blocks: {names}.")
+        w.update({k: float(v) for k, v in weights.items()})
+    return w
+
+
+def _loss_terms_fn(net: Network, data: dict):
+    """Jit-able ``params -> (n_blocks,)``: the unweighted mean-square term of each block."""
+    import jax
+    import jax.numpy as jnp
+
+    residuals = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
+    targets = [(jnp.asarray(x), jnp.asarray(v)) for _, x, v in data.values()]
+
+    def terms(params):
+        return jnp.stack([jnp.mean((fn(params, x) - v) ** 2)
+                          for fn, (x, v) in zip(residuals, targets)])
+
+    return terms
+
+
+def _first_order(net: Network, data: dict, optimizer: str, lr: float):
+    """``(init, advance)``: optax ``adam``/``sgd`` on ``Σ λ_b terms_b``; ``advance(state,
+    n) -> state`` after ``n`` steps (one jitted loop)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    terms = _loss_terms_fn(net, data)
+    opt = optax.adam(lr) if optimizer == "adam" else optax.sgd(lr)
+
+    @jax.jit
+    def run(params, opt_state, lam, n):
+        def step(_, carry):
+            p, s = carry
+            g = jax.grad(lambda q: jnp.sum(lam * terms(q)))(p)
+            updates, s = opt.update(g, s, p)
+            return optax.apply_updates(p, updates), s
+        return jax.lax.fori_loop(0, n, step, (params, opt_state))
+
+    def advance(state: TrainState, n: int) -> TrainState:
+        lam = jnp.asarray(list(state.weights.values()))
+        params, opt_state = run(state.params, state.optimizer_state, lam, n)
+        return state._replace(step=state.step + n, params=params, optimizer_state=opt_state)
+
+    return opt.init, advance
+
+
+def _levenberg_marquardt(net: Network, data: dict, damping: float):
+    """``(init, advance)`` for LM: each step is one trial ``params - δ``, accepted (damping
+    ÷ 3) when it lowers the weighted loss, else rejected (damping × 4)."""
+    import jax
+
+    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
+    direction, half_loss = _gn_direction(net, data)
+
+    def trial(params, mu, sw, rows):
+        step, loss0 = _lm_step(net, params, blocks, direction, sw, rows, mu)
+        candidate = jax.tree_util.tree_map(lambda a, b: a - b, params, step)
+        if float(half_loss(candidate, sw)) < float(loss0):
+            return candidate, max(mu / 3.0, 1e-12)
+        return params, min(mu * 4.0, 1e8)
+
+    def advance(state: TrainState, n: int) -> TrainState:
+        sw, rows = _row_scales(data, state.weights)
+        params, mu = state.params, state.optimizer_state
+        for _ in range(n):
+            params, mu = trial(params, mu, sw, rows)
+        return state._replace(step=state.step + n, params=params, optimizer_state=mu)
+
+    return (lambda params: float(damping)), advance
+
+
+def _error_fn(net: Network, problem, grid: int):
+    """``params -> relative L2 error`` against the exact solution on a grid."""
+    import jax
+    import jax.numpy as jnp
+
+    x_eval = problem.grid(grid if len(problem.variables) == 1 else int(np.sqrt(grid)) + 1)
+    exact = problem.exact(x_eval)
+    apply = jax.jit(net.apply_fn)
+
+    def error(params):
+        pred = np.asarray(apply(params, jnp.asarray(x_eval)))[:, 0]
+        return float(np.linalg.norm(pred - exact) / np.linalg.norm(exact))
+
+    return error
+
+
 def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
           lr: float = 1e-3, adaptive: bool = False, update_every: int = 100,
           weights: dict | None = None, n_residual: int = 64, n_boundary: int = 32,
@@ -110,101 +231,32 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
     ``update_every``.
     """
     import jax
-    import jax.numpy as jnp
-    import optax
 
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
-    for label, value in (("steps", steps), ("record_every", record_every),
-                         ("update_every", update_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
-    chunk = np.gcd(record_every, update_every) if adaptive else record_every
-    if steps % record_every or (adaptive and steps % update_every):
-        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every})"
-                         + (f" and update_every ({update_every})" if adaptive else "") + ".")
-    if not (lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}.")
-    _check_damping(damping)
+    chunk = _check_train_args(steps, record_every, update_every, adaptive, optimizer, lr,
+                              damping)
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     names = list(data)
-    w = {n: 1.0 for n in names}
-    if weights is not None:
-        unknown = set(weights) - set(names)
-        if unknown:
-            raise ValueError(f"weights for unknown blocks {sorted(unknown)}; blocks: {names}.")
-        w.update({k: float(v) for k, v in weights.items()})
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
-    residuals = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
-    targets = [(jnp.asarray(x), jnp.asarray(v)) for _, x, v in data.values()]
+    init, advance = (_levenberg_marquardt(net, data, damping) if optimizer == "lm"
+                     else _first_order(net, data, optimizer, lr))
+    terms, error = jax.jit(_loss_terms_fn(net, data)), _error_fn(net, problem, grid)
 
-    def terms(params):
-        return jnp.stack([jnp.mean((fn(params, x) - v) ** 2)
-                          for fn, (x, v) in zip(residuals, targets)])
-
-    opt = optax.adam(lr) if optimizer == "adam" else optax.sgd(lr)
-
-    @jax.jit
-    def advance_first_order(params, state, lam, n):
-        def step(_, carry):
-            p, s = carry
-            g = jax.grad(lambda q: jnp.sum(lam * terms(q)))(p)
-            updates, s = opt.update(g, s, p)
-            return optax.apply_updates(p, updates), s
-        return jax.lax.fori_loop(0, n, step, (params, state))
-
-    x_eval = problem.grid(grid if len(problem.variables) == 1 else int(np.sqrt(grid)) + 1)
-    exact = problem.exact(x_eval)
-    apply = jax.jit(net.apply_fn)
-
-    def error(params):
-        pred = np.asarray(apply(params, jnp.asarray(x_eval)))[:, 0]
-        return float(np.linalg.norm(pred - exact) / np.linalg.norm(exact))
+    def record(state: TrainState) -> tuple:
+        return state.step, error(state.params), np.asarray(terms(state.params)), state.weights
 
     params = net.init(jax.random.PRNGKey(seed), len(problem.variables))
-    state = opt.init(params)
-    record = {"steps": [], "errors": [], **{f"loss_{n}": [] for n in names},
-              **{f"weight_{n}": [] for n in names}}
-
-    def log(step):
-        t = np.asarray(terms(params))
-        record["steps"].append(step)
-        record["errors"].append(error(params))
-        for i, n in enumerate(names):
-            record[f"loss_{n}"].append(float(t[i]))
-            record[f"weight_{n}"].append(w[n])
-
-    if optimizer == "lm":
-        direction, half_loss = _gn_direction(net, data)
-        state = {"damping": float(damping)}
-
-        def advance(params, state, lam, n):
-            sw, rows = _row_scales(data, dict(zip(names, np.asarray(lam))))
-            for _ in range(n):
-                step, loss0 = _lm_step(net, params, blocks, direction, sw, rows,
-                                       state["damping"])
-                trial = jax.tree_util.tree_map(lambda a, b: a - b, params, step)
-                if float(half_loss(trial, sw)) < float(loss0):
-                    params = trial
-                    state["damping"] = max(state["damping"] / 3.0, 1e-12)
-                else:
-                    state["damping"] = min(state["damping"] * 4.0, 1e8)
-            return params, state
-    else:
-        advance = advance_first_order
-
+    state = TrainState(0, params, init(params), _initial_weights(weights, names))
     t0 = time.perf_counter()
-    done = 0
-    log(0)
-    while done < steps:
-        if adaptive and done % update_every == 0:
-            w = trace_weights(empirical_kernel(net, params, blocks))
-        lam = jnp.asarray([w[n] for n in names])
-        params, state = advance(params, state, lam, int(chunk))
-        done += int(chunk)
-        if done % record_every == 0:
-            log(done)
-    return TrainResult(np.array(record["steps"]),
-                       {n: np.array(record[f"loss_{n}"]) for n in names},
-                       {n: np.array(record[f"weight_{n}"]) for n in names},
-                       np.array(record["errors"]), params, time.perf_counter() - t0)
+    records = [record(state)]
+    while state.step < steps:
+        if adaptive and state.step % update_every == 0:
+            state = state._replace(
+                weights=empirical_kernel(net, state.params, blocks).trace_weights())
+        state = advance(state, chunk)
+        if state.step % record_every == 0:
+            records.append(record(state))
+    steps_, errors, losses, weights_ = zip(*records)
+    return TrainResult(np.array(steps_),
+                       {n: np.array([t[i] for t in losses]) for i, n in enumerate(names)},
+                       {n: np.array([w[n] for w in weights_]) for n in names},
+                       np.array(errors), state.params, time.perf_counter() - t0)

@@ -26,7 +26,7 @@ import numpy as np
 from ._operator import Operator
 
 __all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
-           "nonlinear_poisson_1d", "PROBLEMS", "get"]
+           "nonlinear_poisson_1d", "PROBLEMS", "box_points", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +93,35 @@ class Problem:
         """A tensor grid of ``n`` points per axis over the domain: ``(n**d, d)``."""
         axes = [np.linspace(lo, hi, n) for lo, hi in self.domain]
         return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def box_points(d: int, n: int, n_boundary: int | None = None, low: float = 0.0,
+               high: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Collocation points ``(n, d)`` and boundary points ``(n_boundary, d)`` in the box
+    ``[low, high]^d``.
+
+    1-D: ``n`` equispaced interior points and the two end points (``n_boundary`` defaults
+    to 2; another count draws end points at random). d >= 2: ``n`` uniform random interior
+    points and ``n_boundary`` (default ``max(1, n // 4)``) uniform random points on the
+    faces. The same ``seed`` gives the same points.
+    """
+    for label, value in (("d", d), ("n", n)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
+    if not low < high:
+        raise ValueError(f"the box needs low < high, got low={low!r}, high={high!r}.")
+    rng = np.random.default_rng(seed)
+    if d == 1:
+        x = np.linspace(low, high, n + 2)[1:-1, None]
+        nb = 2 if n_boundary is None else n_boundary
+        xb = np.array([[low], [high]]) if nb == 2 else rng.choice([low, high], (nb, 1))
+        return x, xb
+    x = rng.uniform(low, high, (n, d))
+    nb = max(1, n // 4) if n_boundary is None else n_boundary
+    xb = rng.uniform(low, high, (nb, d))
+    face = rng.integers(0, d, nb)
+    xb[np.arange(nb), face] = rng.choice([low, high], nb)
+    return x, xb
 
 
 def _uniform(domain):

@@ -203,3 +203,50 @@ def test_nonsmooth_activation_refused_for_derivatives(activation, rng):
     # kernels amplify round-off near x = x' (jit and eager differ by ~3e-10 here).
     K = theory.limiting_kernel(net, [(Operator("u", "x"), x)])
     assert rel_err(K.matrix, np.asarray(net.kernel_fn(x, x, "ntk"))) < 1e-7
+
+
+def test_cli_kernel_writes_blocks_spectra_and_summary(tmp_path):
+    # The command is one call (validation.kernel_report) plus its writer; the summary's
+    # trace ratio and eigenvalue range are checked against the saved blocks themselves.
+    import json
+
+    from validation.cli import main
+
+    out = tmp_path / "k"
+    assert main(["kernel", "--operator", "u_xx + u_yy", "--variables", "x y", "--depth", "1",
+                 "--n", "24", "--out", str(out)]) == 0
+    for name in ("kernel.npz", "kernel_heatmap.png", "spectrum.png", "summary.json"):
+        assert (out / name).exists(), name
+    data = np.load(out / "kernel.npz")
+    summary = json.loads((out / "summary.json").read_text())
+    assert data["K_rr"].shape == (24, 24) and data["x_boundary"].shape == (6, 2)
+    ratio = np.trace(data["K_rr"]) / np.trace(data["K_uu"])
+    assert abs(summary["trace_ratio_rr_over_uu"] - ratio) < 1e-12 * ratio
+    eig = np.linalg.eigvalsh(data["K_rr"])
+    assert rel_err(summary["eig_rr_max"], eig.max()) < 1e-10
+    np.testing.assert_allclose(data["eig_rr"], eig, rtol=0, atol=1e-10 * eig.max())
+    assert main(["kernel", "--operator", "u_xx", "--variables", "x", "--n", "4", "--low", "1",
+                 "--high", "1", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_plan_decides_pairs_tiles_and_quadrature_once():
+    net = mlp(8, 2, "tanh")
+    x = np.linspace(0, 1, 40)[:, None]
+    blocks = {"u": (Operator("u", "x"), x[:3]), "r": (Operator("u_xx", "x"), x)}
+    plan = theory.plan_kernel(net, blocks, batch_size=16)
+    assert plan.rows is plan.cols                      # square: upper blocks only
+    assert [(p.row.name, p.col.name) for p in plan.pairs] == [("u", "u"), ("u", "r"),
+                                                              ("r", "r")]
+    rr = plan.pairs[-1]
+    assert rr.diagonal and (rr.b1, rr.b2) == (16, 16)
+    assert rr.tiles == ((0, 0), (0, 16), (0, 32), (16, 16), (16, 32), (32, 32))
+    assert plan.pairs[1].tiles == ((0, 0),)           # 3 x 40 fits one off-diagonal tile
+    assert plan.n_tiles == 1 + 1 + 6 and plan.entries == 9 + 120 + 1600
+    assert plan.net.quadrature_degree is not None and net.quadrature_degree is None
+    assert plan.info["quadrature_degree"] == plan.net.quadrature_degree
+    cross = theory.plan_kernel(net, blocks, {"t": (Operator("u", "x"), x[:5])})
+    assert [p.diagonal for p in cross.pairs] == [False, False]
+    with pytest.raises(ValueError, match="nonlinear"):
+        theory.plan_kernel(net, {"r": (Operator("u_xx + u**3", "x"), x)})
+    K = theory.limiting_kernel(net, blocks, batch_size=16)
+    assert K.info == plan.info

@@ -11,12 +11,9 @@ from jax.flatten_util import ravel_pytree
 
 import ntk_pinn
 from conftest import rel_err
-from ntk_pinn import Operator, empirical_kernel, mlp, problems, residual_fn
-from ntk_pinn._hessian import (hvp, loss_hessian_norms, power_iteration,
-                               residual_hessian_norms)
-from ntk_pinn._train import gauss_newton_step
-from validation import nonlinear_study
-from validation._nonlinear import plateau_status
+from ntk_pinn import (Operator, empirical_kernel, gauss_newton_step, hvp, loss_hessian_norms,
+                      mlp, power_iteration, problems, residual_fn, residual_hessian_norms)
+from validation import nonlinear_study, plateau_status
 
 # power iteration to convergence on tiny problems: estimates agree with eigvalsh to ~1e-9
 TIGHT = dict(iters=5000, rtol=1e-13)

@@ -175,7 +175,7 @@ def test_bad_observations():
         theory.gp_posterior(net, [(op, x)], x)
     dup = np.zeros((3, 1))  # a singular kernel: the escalating jitter copes and is reported
     assert theory.gp_posterior(net, [(op, dup, np.array([1.0, 1.0, 1.0]))], x).jitter > 0
-    from theory._posterior import stable_cholesky
+    from theory import stable_cholesky
     with pytest.raises(ValueError, match="stays singular"):
         stable_cholesky(np.array([[1.0, 2.0], [2.0, 1.0]]))  # indefinite
     with pytest.raises(ValueError, match="non-positive diagonal"):

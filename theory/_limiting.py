@@ -7,6 +7,7 @@ JVP whose tangent is a unit coordinate on every row differentiates all pairs at 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Callable
@@ -16,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ntk_pinn import Network, Operator
-from ntk_pinn._blocks import BlockKernel, as_blocks, assemble, check_same_variables
+from ntk_pinn import Block, BlockKernel, Network, Operator, kernel_blocks
 
-__all__ = ["limiting_kernel", "operator_kernel_fn", "KINDS"]
+__all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "operator_kernel_fn",
+           "plan_kernel"]
 
 KINDS = ("ntk", "nngp")
 # Tiles of about this many entries bound the memory of the derivative intermediates
@@ -34,6 +35,13 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
 
 
+def _check_pair(net: Network, op1: Operator, op2: Operator) -> None:
+    """Refuse (ValueError) a pair of operators the kernel of ``net`` cannot take."""
+    for op in (op1, op2):
+        op.require_linear("the limiting kernel")
+        net.check_differentiable(op, op1.order + op2.order)
+
+
 def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
                        kind: str = "ntk") -> Callable:
     """``(x1: (n1, d), x2: (n2, d)) -> (n1, n2)``: ``L1_x L2_x' k(x, x')``, jit-compatible.
@@ -42,9 +50,7 @@ def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
     """
     op2 = op1 if op2 is None else op2
     _check_kind(kind)
-    for op in (op1, op2):
-        op.require_linear("the limiting kernel")
-        net.check_differentiable(op, op1.order + op2.order)
+    _check_pair(net, op1, op2)
 
     def k(x1, x2):
         return net.kernel_fn(x1, x2, kind)
@@ -67,33 +73,97 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def _tile_sizes(n1: int, n2: int, diagonal: bool, batch_size: int | None,
-                entries: int = _TILE_ENTRIES) -> tuple[int, int]:
+                entries: int) -> tuple[int, int]:
     if diagonal:  # square tiles, so tile (i, j) is the transpose of tile (j, i)
-        edge = batch_size or int(math.isqrt(entries))
-        edge = min(edge, n1)
+        edge = min(batch_size or int(math.isqrt(entries)), n1)
         return edge, edge
     b1 = min(n1, batch_size or int(math.isqrt(entries)))
     b2 = min(n2, max(b1, entries // b1))
     return b1, b2
 
 
-def _tiles(n1: int, n2: int, b1: int, b2: int, diagonal: bool) -> list[tuple[int, int]]:
-    return [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2)
-            if not (diagonal and j < i)]
+@dataclasses.dataclass(frozen=True)
+class PairPlan:
+    """Block ``(row, col)`` of ``K*``, evaluated in tiles of ``b1 x b2`` points whose
+    corners are ``tiles``. ``diagonal``: a diagonal block of a square kernel, computed
+    only on and above its diagonal (the rest are transposes)."""
+
+    row: Block
+    col: Block
+    diagonal: bool
+    b1: int
+    b2: int
+    tiles: tuple[tuple[int, int], ...]
 
 
-def _fill_block(fn, x1: np.ndarray, x2: np.ndarray, out: np.ndarray, b1: int, b2: int,
-                diagonal: bool, n_devices: int, bar) -> None:
-    """Tiled evaluation of ``fn`` into ``out``.
+@dataclasses.dataclass(frozen=True)
+class KernelPlan:
+    """Everything ``limiting_kernel`` decides before computing: the network it
+    differentiates (``net``, with the quadrature degree fixed, chosen from the points when
+    it was unset), the blocks (``cols is rows`` for a square kernel), the block pairs to
+    compute with their tiles, and ``info`` (method, degree, estimated error) for the
+    result. ``n_tiles`` is the progress total; ``entries`` the kernel entries computed."""
 
-    For a ``diagonal`` block (same operator and points on both sides) only tiles on and
-    above the diagonal are computed; the others are their transposes. Tiles are grouped
-    ``n_devices`` at a time (``pmap``); group ``k + 1`` is dispatched before group ``k``
-    is copied back (JAX dispatch is asynchronous).
+    net: Network
+    kind: str
+    rows: tuple[Block, ...]
+    cols: tuple[Block, ...]
+    pairs: tuple[PairPlan, ...]
+    info: dict
+
+    @property
+    def n_tiles(self) -> int:
+        return sum(len(p.tiles) for p in self.pairs)
+
+    @property
+    def entries(self) -> int:
+        return sum(p.row.size * p.col.size for p in self.pairs)
+
+
+def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
+                batch_size: int | None = None) -> KernelPlan:
+    """Validate the inputs of :func:`limiting_kernel` and plan its computation (see
+    :class:`KernelPlan`); nothing is compiled or evaluated."""
+    _check_kind(kind)
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    rows, cols = kernel_blocks(blocks, blocks2)
+    for r in rows:
+        for c in cols:
+            _check_pair(net, r.operator, c.operator)
+    info = {}
+    if net.uses_quadrature and net.quadrature_degree is None:
+        # Degree from an error estimate at the variances these points reach.
+        points = np.concatenate([b.points for b in rows + cols])
+        order = max(r.operator.order for r in rows) + max(c.operator.order for c in cols)
+        net, info["estimated_error"] = net.choose_quadrature(points, order, with_estimate=True)
+    if net.uses_quadrature:
+        info["quadrature_degree"] = net.quadrature_degree
+        info["method"] = "erf mixture" if net.smooth.exact else "Gauss-Hermite + Price"
+    # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
+    tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
+    pairs = []
+    for i, j in BlockKernel.computed_pairs(rows, cols):
+        r, c = rows[i], cols[j]
+        diagonal = cols is rows and i == j
+        b1, b2 = _tile_sizes(r.size, c.size, diagonal, batch_size, tile_entries)
+        tiles = tuple((a, b) for a in range(0, r.size, b1) for b in range(0, c.size, b2)
+                      if not (diagonal and b < a))
+        pairs.append(PairPlan(r, c, diagonal, b1, b2, tiles))
+    return KernelPlan(net, kind, rows, cols, tuple(pairs), info)
+
+
+def _fill_block(fn, pair: PairPlan, out: np.ndarray, n_devices: int, bar) -> None:
+    """Evaluate ``fn`` on ``pair``'s tiles into ``out``.
+
+    Tiles are grouped ``n_devices`` at a time (``pmap``); group ``k + 1`` is dispatched
+    before group ``k`` is copied back (JAX dispatch is asynchronous). A diagonal block's
+    tiles above the diagonal are also stored transposed below it.
     """
-    n1, n2 = x1.shape[0], x2.shape[0]
-    x1p, x2p = _pad_rows(x1, b1), _pad_rows(x2, b2)
-    tiles = _tiles(n1, n2, b1, b2, diagonal)
+    b1, b2, diagonal = pair.b1, pair.b2, pair.diagonal
+    n1, n2 = pair.row.size, pair.col.size
+    x1p, x2p = _pad_rows(pair.row.points, b1), _pad_rows(pair.col.points, b2)
+    tiles = list(pair.tiles)
     groups = [tiles[k:k + n_devices] for k in range(0, len(tiles), n_devices)]
 
     def dispatch(group):
@@ -146,49 +216,18 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
     Returns:
       A :class:`ntk_pinn.BlockKernel` whose block ``(a, b)`` has entries
       ``L_a,x L_b,x' Θ(x_i, x'_j)``; ``.matrix`` is ``(sum n_i, sum m_j)``.
+
+    Everything decided before computing (validation, the quadrature degree, which blocks
+    and tiles are computed) is one :func:`plan_kernel`, which also sets the progress total.
     """
-    _check_kind(kind)
-    rows = as_blocks(blocks, "blocks")
-    cols = rows if blocks2 is None else as_blocks(blocks2, "blocks2")
-    check_same_variables(rows, cols)
-    for r in rows:
-        for c in cols:
-            operator_kernel_fn(net, r.operator, c.operator, kind)  # validates, cheap
-    symmetric = blocks2 is None
-    info = {}
-    if net.uses_quadrature and net.quadrature_degree is None:
-        # Degree from an error estimate at the variances these points reach.
-        points = np.concatenate([b.points for b in rows + cols])
-        order = max(r.operator.order for r in rows) + max(c.operator.order for c in cols)
-        net, info["estimated_error"] = net.choose_quadrature(points, order, with_estimate=True)
-    if net.uses_quadrature:
-        info["quadrature_degree"] = net.quadrature_degree
-        info["method"] = "erf mixture" if net.smooth.exact else "Gauss-Hermite + Price"
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    plan = plan_kernel(net, blocks, blocks2, kind, batch_size=batch_size)
     n_devices = jax.local_device_count()
-
-    # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
-    tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
-
-    def plan(r, c):
-        diagonal = symmetric and r is c
-        b1, b2 = _tile_sizes(r.size, c.size, diagonal, batch_size, tile_entries)
-        return diagonal, b1, b2
-
-    todo = [(r, c) for i, r in enumerate(rows) for j, c in enumerate(cols)
-            if not (symmetric and j < i)]
-    n_tiles = 0
-    for r, c in todo:
-        diagonal, b1, b2 = plan(r, c)
-        n_tiles += len(_tiles(r.size, c.size, b1, b2, diagonal))
-    entries = sum(r.size * c.size for r, c in todo)
-    show = entries * net.pair_cost >= _PROGRESS_ENTRIES if progress is None else bool(progress)
-    with tqdm(total=n_tiles, disable=not show, desc=f"K* ({kind})", unit="tile") as bar:
+    by_pair = {(p.row.name, p.col.name): p for p in plan.pairs}
+    show = (plan.entries * plan.net.pair_cost >= _PROGRESS_ENTRIES if progress is None
+            else bool(progress))
+    with tqdm(total=plan.n_tiles, disable=not show, desc=f"K* ({kind})", unit="tile") as bar:
         def compute(r, c, out):
-            fn = _compiled(net, r.operator, c.operator, kind, n_devices)
-            diagonal, b1, b2 = plan(r, c)
-            _fill_block(fn, r.points, c.points, out, b1, b2, diagonal, n_devices, bar)
+            fn = _compiled(plan.net, r.operator, c.operator, kind, n_devices)
+            _fill_block(fn, by_pair[(r.name, c.name)], out, n_devices, bar)
 
-        return assemble(rows, cols, compute, kind, symmetric, info)
-
+        return BlockKernel.assemble(plan.rows, plan.cols, compute, kind, plan.info)

@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 
 from ntk_pinn import BlockKernel
-from ntk_pinn._blocks import trace_weights
 
 __all__ = ["Spectrum", "spectrum", "adaptive_weights"]
 
@@ -50,4 +49,5 @@ def spectrum(kernel: BlockKernel) -> Spectrum:
 def adaptive_weights(kernel: BlockKernel) -> dict:
     """``{block: tr(K) / tr(K_ii)}``: Wang et al.'s weights, from a limiting or empirical
     square ``BlockKernel`` (``tr(K)`` is the sum of the diagonal blocks' traces)."""
-    return trace_weights(kernel)
+    _square(kernel)
+    return kernel.trace_weights()

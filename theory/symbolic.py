@@ -18,8 +18,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ntk_pinn import Network, Operator
-from ntk_pinn._blocks import as_blocks, assemble, check_same_variables
+from ntk_pinn import BlockKernel, Network, Operator, kernel_blocks
 
 __all__ = ["erf_kernel", "operator_kernel", "limiting_kernel"]
 
@@ -98,11 +97,9 @@ def operator_kernel(net: Network, op1: Operator, op2: Operator | None = None,
 
 def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk"):
     """Same contract as :func:`theory.limiting_kernel`, from the sympy closed form."""
-    rows = as_blocks(blocks, "blocks")
-    cols = rows if blocks2 is None else as_blocks(blocks2, "blocks2")
-    check_same_variables(rows, cols)
+    rows, cols = kernel_blocks(blocks, blocks2)
 
     def compute(r, c, out):
         out[...] = operator_kernel(net, r.operator, c.operator, kind)(r.points, c.points)
 
-    return assemble(rows, cols, compute, kind, symmetric=blocks2 is None)
+    return BlockKernel.assemble(rows, cols, compute, kind)

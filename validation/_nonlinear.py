@@ -30,14 +30,17 @@ Nonlinear quantities are claimed *not* to vanish like ``width^(-1/2)``
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
-from ntk_pinn import Network, empirical_kernel
-from ntk_pinn._hessian import loss_hessian_norms, residual_hessian_norms
+from ntk_pinn import Network, empirical_kernel, loss_hessian_norms, residual_hessian_norms
 
-from ._training import check_steps, gradient_descent_run
-from ._width import _check, block_pairs, fit_slope, run_grid, slope_status
+from . import report
+from ._study import (block_pairs, check_grid, check_steps, fit_slope, network_config,
+                     overall, run_grid, slope_status)
+from ._training import gradient_descent_run
+from ._width import setup_lines
 
 __all__ = ["NonlinearStudy", "nonlinear_study", "plateau_status"]
 
@@ -63,7 +66,7 @@ class NonlinearStudy:
     ``drift``: ``(n_widths, n_seeds, n_records)`` drift at ``steps``; ``hessian[(label,
     metric)]`` for ``metric`` in ``HESSIAN_METRICS``; ``slopes[(quantity, label, key)] =
     (slope, low, high)``; ``nonlinear_blocks``: the blocks whose operator is nonlinear;
-    ``lr[label]``: ``(n_widths, n_seeds)`` step sizes used.
+    ``lr[label]``: ``(n_widths, n_seeds)`` step sizes used; ``config``: what was run.
     """
 
     widths: tuple[int, ...]
@@ -76,6 +79,7 @@ class NonlinearStudy:
     hessian: dict
     lr: dict
     slopes: dict
+    config: dict = dataclasses.field(default_factory=dict)
 
     def _claimed(self, label, key) -> bool:
         """Whether the nonlinear claim applies (else the linear -1/2 claim does)."""
@@ -109,17 +113,86 @@ class NonlinearStudy:
 
     def verdict(self) -> str:
         status = self.status()
-        values = {st for _, st in status.values()}
-        overall = ("holds" if values == {"holds"} else "fails" if "fails" in values
-                   else "inconclusive")
         parts = []
         for (quantity, label, key), (claim, st) in status.items():
             s, lo, hi = self.slopes[(quantity, label, key)]
-            name = "/".join(key) if isinstance(key, tuple) else key
+            name = report.key_name(key)
             parts.append(f"{label} {quantity} {name}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {st}")
         return ("linear K(0) spread vanishes like width^(-1/2) and linear drift and "
                 "Hessians vanish; nonlinear ones do not vanish like width^(-1/2): "
-                f"{overall.upper()}: " + "; ".join(parts))
+                f"{overall(st for _, st in status.values()).upper()}: " + "; ".join(parts))
+
+    @property
+    def title(self) -> str:
+        return f"{self.problems['nonlinear']} vs {self.problems['linear']}"
+
+    def to_json(self) -> dict:
+        return {"config": self.config, "versions": report.versions(),
+                "widths": list(self.widths), "seeds": list(self.seeds),
+                "problems": self.problems, "steps": self.steps.tolist(),
+                "spread": {f"{lab}:{'/'.join(p)}": v.tolist()
+                           for (lab, p), v in self.spread.items()},
+                "drift": {f"{lab}:{'/'.join(p)}": v.tolist()
+                          for (lab, p), v in self.drift.items()},
+                "hessian": {f"{lab}:{m}": v.tolist() for (lab, m), v in self.hessian.items()},
+                "lr": {lab: v.tolist() for lab, v in self.lr.items()},
+                "slopes": report.slopes_json(
+                    self.slopes, lambda k: f"{k[0]}:{k[1]}:{report.key_name(k[2])}"),
+                "holds": self.holds(),
+                "verdict": self.verdict()}
+
+    def rows(self) -> list:
+        out = []
+        for (label, pair), spread in self.spread.items():
+            for i, w in enumerate(self.widths):
+                for j, s in enumerate(self.seeds):
+                    for quantity, value in (("spread", spread[i, j]),
+                                            ("drift", self.drift[(label, pair)][i, j, -1])):
+                        out.append({"problem": label, "quantity": quantity,
+                                    "block": "/".join(pair), "width": w, "seed": s,
+                                    "value": float(value)})
+        for (label, metric), values in self.hessian.items():
+            for i, w in enumerate(self.widths):
+                for j, s in enumerate(self.seeds):
+                    out.append({"problem": label, "quantity": metric, "block": "", "width": w,
+                                "seed": s, "value": float(values[i, j])})
+        return out
+
+    def _table(self, quantity: str, values: dict) -> list:
+        status = self.status()
+        rows = []
+        for (label, key), v in values.items():
+            claim, st = status.get((quantity, label, key), ("(reported)", ""))
+            rows.append(((label, report.key_name(key)), v,
+                         self.slopes[(quantity, label, key)], (claim, st)))
+        return report.slope_table(self.widths, rows, columns=("problem", "quantity"),
+                                  extra=("claim", "status"))
+
+    def report_md(self) -> str:
+        c = self.config
+        lines = [f"# Nonlinear-regime study: {self.title}", "", f"**Verdict:** {self.verdict()}",
+                 ""]
+        lines += [setup_lines(c)[0] + f" Nonlinear blocks: {list(self.nonlinear_blocks)}.",
+                  "", "## Spread of K(0) across seeds (||K_s - mean_s K||_F / ||mean_s K||_F)",
+                  ""]
+        lines += self._table("spread", self.spread)
+        lines += ["", f"## Drift after {c.get('steps')} gradient-descent steps "
+                  f"(lr = {c.get('lr_factor')} / ||Hessian of the loss at init||)", ""]
+        lines += self._table("drift", {k: v[:, :, -1] for k, v in self.drift.items()})
+        lines += ["", "## Hessian spectral norms at initialization (power iteration on HVPs)",
+                  "", f"residual_hessian: max over {c.get('n_probe')} residual points of "
+                  "||d²r/dθ²||; loss_*: L = ½ Σ r², Hessian = Gauss–Newton JᵀJ + curvature "
+                  "Σ r_i ∇²r_i.", ""]
+        lines += self._table("hessian", self.hessian)
+        lines += ["", "![nonlinear regime](nonlinear.png)"]
+        return "\n".join(lines) + "\n"
+
+    def plot(self, out) -> list:
+        from .plots import plot_nonlinear_study
+
+        path = Path(out) / "nonlinear.png"
+        plot_nonlinear_study(self, path, title=self.title)
+        return [path]
 
 
 def _spread(K: np.ndarray, row: slice, col: slice) -> np.ndarray:
@@ -160,7 +233,7 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
     With ``run_dir`` each finished ``(width, seed)`` is saved atomically and skipped on a
     rerun.
     """
-    widths, seeds = _check(widths, seeds)
+    widths, seeds = check_grid(widths, seeds)
     if len(seeds) < 2:
         raise ValueError("the spread of K(0) across seeds needs at least 2 seeds, got "
                          f"{list(seeds)}.")
@@ -171,6 +244,12 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
         raise ValueError(f"n_probe must be a positive integer, got {n_probe!r}.")
     linear_problem = problem.linear() if linear_problem is None else linear_problem
     data = _check_pair(linear_problem, problem, n_residual, n_boundary, point_seed)
+    config = {"study": "nonlinear", "network": network_config(net), "widths": list(widths),
+              "seeds": list(seeds), "steps": steps, "record_every": record_every,
+              "lr_factor": lr_factor, "n_probe": n_probe, "hessian_iters": hessian_iters,
+              "source": {"problem": problem.name, "linear_problem": linear_problem.name,
+                         "n_residual": n_residual, "n_boundary": n_boundary,
+                         "point_seed": point_seed}}
     names = list(data["linear"])
     nonlinear_blocks = tuple(k for k, (op, _, _) in data["nonlinear"].items()
                              if not op.is_linear)
@@ -199,7 +278,7 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
                           "loss": run["loss"], "lr": run["lr"]}
         return out
 
-    runs = run_grid(compute, widths, seeds, run_dir, "nonlinear study", progress)
+    runs = run_grid(compute, widths, seeds, run_dir, "nonlinear study", progress, config)
     offsets = np.cumsum([0] + runs[(widths[0], seeds[0])]["linear"]["sizes"])
     where = {n: slice(offsets[i], offsets[i + 1]) for i, n in enumerate(names)}
     spread, drift, hessian, lr, slopes = {}, {}, {}, {}, {}
@@ -225,4 +304,4 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
     return NonlinearStudy(widths, seeds, {"linear": linear_problem.name,
                                           "nonlinear": problem.name},
                           nonlinear_blocks, np.arange(0, steps + 1, record_every), spread,
-                          drift, hessian, lr, slopes)
+                          drift, hessian, lr, slopes, config)

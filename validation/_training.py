@@ -10,23 +10,18 @@ Under gradient flow the residual vector ``r`` obeys ``dr/dt = -K(t) r``; if ``K`
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
 import theory
 from ntk_pinn import Network, empirical_kernel, residual_vector_fn
 
-from ._width import _check, block_errors, block_pairs, fit_slope, run_grid
+from . import report
+from ._study import (block_errors, block_pairs, check_grid, check_steps, fit_slope,
+                     network_config, run_grid, slope_verdict)
 
-__all__ = ["TrainingStudy", "training_study", "gradient_descent_run"]
-
-
-def check_steps(steps: int, record_every: int) -> None:
-    for label, value in (("steps", steps), ("record_every", record_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
-    if steps % record_every:
-        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every}).")
+__all__ = ["TrainingStudy", "gradient_descent_run", "training_study"]
 
 
 def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
@@ -82,7 +77,8 @@ class TrainingStudy:
     """``steps``: recorded steps ``(n_records,)``; ``drift[(a, b)]``: ``(n_widths, n_seeds,
     n_records)`` of ``‖K(t) - K(0)‖_F / ‖K(0)‖_F``; ``drift_slopes[(a, b)]``: slope of the
     final drift against width (log-log, 95% CI); ``loss`` and ``predicted_loss``:
-    ``(n_widths, n_seeds, n_records)``; ``lr`` the learning rate used."""
+    ``(n_widths, n_seeds, n_records)``; ``lr`` the learning rate used; ``config``: what was
+    run (network, problem and points, widths, seeds, steps)."""
 
     widths: tuple[int, ...]
     seeds: tuple[int, ...]
@@ -92,11 +88,63 @@ class TrainingStudy:
     drift_slopes: dict
     loss: np.ndarray
     predicted_loss: np.ndarray
+    config: dict = dataclasses.field(default_factory=dict)
 
     def loss_gap(self) -> np.ndarray:
         """``(n_widths,)``: mean over seeds of ``max_t |log(loss / predicted)|``."""
         gap = np.abs(np.log(self.loss / self.predicted_loss)).max(axis=2)
         return gap.mean(axis=1)
+
+    def verdict(self) -> str:
+        gap = self.loss_gap()
+        return (slope_verdict("NTK drift ~ width^(-1/2)", self.drift_slopes)
+                + f"; loss vs exp(-K* t): max |log ratio| {gap[0]:.2g} at width "
+                f"{self.widths[0]}, {gap[-1]:.2g} at width {self.widths[-1]}")
+
+    @property
+    def title(self) -> str:
+        return self.config.get("source", {}).get("problem", "training study")
+
+    def to_json(self) -> dict:
+        return {"config": self.config, "versions": report.versions(),
+                "widths": list(self.widths), "seeds": list(self.seeds), "lr": self.lr,
+                "steps": self.steps.tolist(),
+                "drift": {"/".join(p): d.tolist() for p, d in self.drift.items()},
+                "drift_slopes": report.slopes_json(self.drift_slopes),
+                "loss": self.loss.tolist(), "predicted_loss": self.predicted_loss.tolist(),
+                "loss_gap": self.loss_gap().tolist(), "verdict": self.verdict()}
+
+    def rows(self) -> list:
+        return [{"block": "/".join(p), "width": w, "seed": s, "step": int(step),
+                 "drift": float(d[i, j, k]), "loss": float(self.loss[i, j, k]),
+                 "predicted_loss": float(self.predicted_loss[i, j, k])}
+                for p, d in self.drift.items() for i, w in enumerate(self.widths)
+                for j, s in enumerate(self.seeds) for k, step in enumerate(self.steps)]
+
+    def report_md(self) -> str:
+        steps = int(self.steps[-1])
+        every = int(self.steps[1]) if len(self.steps) > 1 else steps
+        net = self.config.get("network", {})
+        gap = self.loss_gap()
+        lines = [f"# Training study: {self.title}", "", f"**Verdict:** {self.verdict()}", "",
+                 f"Full-batch gradient descent, lr {self.lr:.4g} (t = lr * step), {steps} "
+                 f"steps, recorded every {every}. Network: depth {net.get('depth')}, "
+                 f"{net.get('activation')}. Seeds: {list(self.seeds)}.", ""]
+        lines += report.slope_table(self.widths, [(("/".join(p),), d[:, :, -1],
+                                                   self.drift_slopes[p], ())
+                                                  for p, d in self.drift.items()])
+        lines += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, mean over seeds.",
+                  "Loss gap per width (mean over seeds of max_t |log(loss / prediction)|): "
+                  + ", ".join(f"{w}: {g:.3g}" for w, g in zip(self.widths, gap)), "",
+                  "![drift](drift.png)", "", "![loss](loss.png)"]
+        return "\n".join(lines) + "\n"
+
+    def plot(self, out) -> list:
+        from .plots import plot_training_study
+
+        paths = [Path(out) / "drift.png", Path(out) / "loss.png"]
+        plot_training_study(self, *paths, title=self.title)
+        return paths
 
 
 def training_study(net: Network, problem, widths, seeds, *, lr: float | None = None,
@@ -112,8 +160,14 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     """
     from scipy.linalg import eigh
 
-    widths, seeds = _check(widths, seeds)
+    widths, seeds = check_grid(widths, seeds)
     check_steps(steps, record_every)
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    config = {"study": "training", "network": network_config(net), "widths": list(widths),
+              "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
+              "source": {"problem": problem.name, "n_residual": n_residual,
+                         "n_boundary": n_boundary, "point_seed": point_seed}}
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     names = list(data)
@@ -123,8 +177,6 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     evals = np.clip(evals, 0.0, None)
     if lr is None:
         lr = 1.0 / float(evals.max())
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}.")
     record_steps = np.arange(0, steps + 1, record_every)
 
     def predicted(r0):
@@ -137,7 +189,7 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
         return {"drift": run["drift"], "loss": run["loss"],
                 "predicted_loss": predicted(np.asarray(run["r0"])).tolist()}
 
-    results = run_grid(compute, widths, seeds, run_dir, "training study", progress)
+    results = run_grid(compute, widths, seeds, run_dir, "training study", progress, config)
 
     def stack(key, sub=None):
         return np.array([[results[(w, s)][key] if sub is None else results[(w, s)][key][sub]
@@ -147,4 +199,4 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     slopes = {pair: fit_slope(widths, np.maximum(values[:, :, -1], 1e-300))
               for pair, values in drift.items()}
     return TrainingStudy(widths, seeds, record_steps, float(lr), drift, slopes,
-                         stack("loss"), stack("predicted_loss"))
+                         stack("loss"), stack("predicted_loss"), config)

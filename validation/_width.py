@@ -3,31 +3,47 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import os
+import functools
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
-from tqdm.auto import tqdm
 
 import theory
 from ntk_pinn import Network, as_blocks, empirical_kernel
 
-__all__ = ["WidthStudy", "width_study", "fit_slope"]
+from . import report
+from ._study import (block_errors, block_pairs, blocks_config, check_grid, fit_slope,
+                     network_config, run_grid, slope_status, slope_verdict)
+
+__all__ = ["WidthStudy", "width_study"]
+
+
+def setup_lines(config: dict) -> list[str]:
+    """The report's description of the network, points and seeds of a study ``config``."""
+    net = config["network"]
+    line = (f"Network: depth {net['depth']}, {net['activation']}, W_std {net['W_std']}, "
+            f"b_std {net['b_std']}.")
+    source = config.get("source", {})
+    if {"n_residual", "n_boundary", "point_seed"} <= set(source):
+        line += (f" Points: {source['n_residual']} residual, {source['n_boundary']} per "
+                 f"constraint (seed {source['point_seed']}).")
+    else:
+        line += " Points: " + ", ".join(f"{n}: {b['n']}" for n, b in config["blocks"].items()) + "."
+    return [line + f" Seeds: {list(config['seeds'])}."]
 
 
 @dataclasses.dataclass(frozen=True)
 class WidthStudy:
     """``errors[(a, b)]``: ``(n_widths, n_seeds)`` array of ``‖K_emp - K*‖_F / ‖K*‖_F`` for
     block pair ``(a, b)``; ``slopes[(a, b)] = (slope, low, high)``: least-squares slope of
-    log error against log width over all runs, with its 95% confidence interval."""
+    log error against log width over all runs, with its 95% confidence interval;
+    ``config``: what was run (network, blocks, widths, seeds, ``source``)."""
 
     widths: tuple[int, ...]
     seeds: tuple[int, ...]
     errors: dict
     slopes: dict
+    config: dict = dataclasses.field(default_factory=dict)
 
     def status(self, expected: float = -0.5) -> dict:
         return slope_status(self.slopes, expected)
@@ -38,119 +54,82 @@ class WidthStudy:
     def verdict(self, expected: float = -0.5) -> str:
         return slope_verdict(f"width^({expected:g}) convergence", self.slopes, expected)
 
+    @property
+    def title(self) -> str:
+        return self.config.get("source", {}).get("problem", "blocks")
 
-def slope_status(slopes: dict, expected: float = -0.5) -> dict:
-    """Per block pair: ``"holds"`` (the CI contains ``expected`` and excludes 0),
-    ``"inconclusive"`` (the CI contains both: too few widths/seeds) or ``"fails"``."""
-    out = {}
-    for pair, (slope, lo, hi) in slopes.items():
-        fits = lo <= expected <= hi
-        out[pair] = "holds" if fits and hi < 0 else "inconclusive" if fits else "fails"
-    return out
+    def to_json(self) -> dict:
+        return {"config": self.config, "versions": report.versions(),
+                "widths": list(self.widths), "seeds": list(self.seeds),
+                "errors": {"/".join(p): e.tolist() for p, e in self.errors.items()},
+                "slopes": report.slopes_json(self.slopes), "holds": self.holds(),
+                "verdict": self.verdict()}
 
+    def rows(self) -> list:
+        return [{"block": "/".join(p), "width": w, "seed": s, "relative_error": float(e[i, j])}
+                for p, e in self.errors.items() for i, w in enumerate(self.widths)
+                for j, s in enumerate(self.seeds)]
 
-def slope_verdict(claim: str, slopes: dict, expected: float = -0.5) -> str:
-    """One line: the overall status of ``claim`` and each pair's slope, CI and status."""
-    status = slope_status(slopes, expected)
-    values = set(status.values())
-    overall = "holds" if values == {"holds"} else "fails" if "fails" in values else "inconclusive"
-    parts = [f"{'/'.join(p)}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {status[p]}"
-             for p, (s, lo, hi) in slopes.items()]
-    return f"{claim} {overall.upper()}: " + "; ".join(parts)
+    def report_md(self) -> str:
+        lines = [f"# Width study: {self.title}", "", f"**Verdict:** {self.verdict()}", ""]
+        lines += setup_lines(self.config) + [""]
+        lines += report.slope_table(self.widths, [(("/".join(p),), e, self.slopes[p], ())
+                                                  for p, e in self.errors.items()])
+        lines += ["", "Entries: mean over seeds of ||K_emp - K*||_F / ||K*||_F at "
+                  "initialization.", "", "![errors vs width](width_errors.png)"]
+        return "\n".join(lines) + "\n"
 
+    def plot(self, out) -> list:
+        from .plots import plot_width_study
 
-def fit_slope(widths, errors: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Slope of ``log(errors)`` (``(n_widths, n_seeds)``) on ``log(widths)`` with a
-    ``level`` confidence interval (Student t on the regression's standard error)."""
-    w = np.repeat(np.asarray(widths, dtype=float), errors.shape[1])
-    e = errors.reshape(-1)
-    fit = stats.linregress(np.log(w), np.log(e))
-    if w.size <= 2:
-        return float(fit.slope), -math.inf, math.inf
-    t = stats.t.ppf(0.5 + level / 2, w.size - 2)
-    return float(fit.slope), float(fit.slope - t * fit.stderr), float(fit.slope + t * fit.stderr)
-
-
-def _check(widths, seeds):
-    widths, seeds = tuple(widths), tuple(seeds)
-    if not widths:
-        raise ValueError("widths is empty: give at least two widths, e.g. (64, 256, 1024).")
-    if not seeds:
-        raise ValueError("seeds is empty: give at least one seed, e.g. (0, 1, 2).")
-    for w in widths:
-        if not isinstance(w, (int, np.integer)) or isinstance(w, bool) or w < 1:
-            raise ValueError(f"every width must be an integer >= 1, got {w!r}.")
-    for s in seeds:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise ValueError(f"every seed must be an integer, got {s!r}.")
-    return tuple(int(w) for w in widths), tuple(int(s) for s in seeds)
-
-
-def _write_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload))
-    os.replace(tmp, path)  # atomic: an interrupt leaves either nothing or the whole file
-
-
-def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool) -> dict:
-    """``{(w, s): compute(w, s)}`` (JSON-able dicts) with a progress bar. With ``run_dir``
-    each result is written atomically to ``run_dir/runs/w{w}_s{s}.json`` as it finishes and
-    read back instead of recomputed on a rerun, so an interrupt loses nothing."""
-    runs = None
-    if run_dir is not None:
-        runs = Path(run_dir) / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-    results = {}
-    todo = [(w, s) for w in widths for s in seeds]
-    with tqdm(total=len(todo), disable=not progress, desc=desc, unit="run") as bar:
-        for w, s in todo:
-            path = runs / f"w{w}_s{s}.json" if runs is not None else None
-            if path is not None and path.exists():
-                results[(w, s)] = json.loads(path.read_text())
-            else:
-                results[(w, s)] = {"width": w, "seed": s, **compute(w, s)}
-                if path is not None:
-                    _write_atomic(path, results[(w, s)])
-                bar.set_postfix(width=w, seed=s)
-            bar.update(1)
-    return results
-
-
-def block_pairs(names) -> list:
-    """The block pairs ``(a, b)`` with ``a`` at or before ``b``: one per distinct block."""
-    return [(a, b) for i, a in enumerate(names) for b in names[i:]]
-
-
-def block_errors(K_emp, K_star, pairs) -> dict:
-    return {f"{a}|{b}": float(np.linalg.norm(K_emp.block(a, b) - K_star.block(a, b))
-                              / np.linalg.norm(K_star.block(a, b))) for a, b in pairs}
+        net = self.config.get("network", {})
+        path = Path(out) / "width_errors.png"
+        plot_width_study(self, path, title=f"{self.title}: depth-{net.get('depth')} "
+                                           f"{net.get('activation')}")
+        return [path]
 
 
 def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
-                progress: bool = True) -> WidthStudy:
+                progress: bool = True, source: dict | None = None) -> WidthStudy:
     """Empirical NTK of ``net.with_width(w)`` at initialization (seed ``s``) against the
     limiting ``K*``, for every ``w`` in ``widths`` and ``s`` in ``seeds``.
 
-    ``blocks``: as for :func:`theory.limiting_kernel`. With ``run_dir`` each finished
-    ``(width, seed)`` is written atomically to ``run_dir/runs/w{width}_s{seed}.json`` as it
-    completes and a rerun skips the finished ones, so an interrupt loses nothing.
+    Args:
+      net: the network spec; its width is replaced by each of ``widths``.
+      blocks: as for :func:`theory.limiting_kernel`.
+      widths, seeds: the grid of finite networks.
+      run_dir: with it, each finished ``(width, seed)`` is written atomically to
+        ``run_dir/runs/w{width}_s{seed}.json`` as it completes and a rerun skips the
+        finished ones, so an interrupt loses nothing; a directory holding a study with
+        another configuration (``run_dir/config.json``) is refused.
+      progress: show a progress bar.
+      source: JSON-able description of where the blocks came from (e.g. ``{"problem":
+        ..., "n_residual": ..., "n_boundary": ..., "point_seed": ...}``), recorded in the
+        configuration and the report.
     """
     import jax
 
-    widths, seeds = _check(widths, seeds)
+    widths, seeds = check_grid(widths, seeds)
     parsed = as_blocks(blocks, "blocks")
     pairs = block_pairs([b.name for b in parsed])
-    K_star = theory.limiting_kernel(net, blocks)
+    config = {"study": "width", "network": network_config(net),
+              "blocks": blocks_config(parsed), "widths": list(widths), "seeds": list(seeds),
+              "source": dict(source or {})}
+    theory.plan_kernel(net, blocks)  # refuses bad blocks before anything is computed
     d = parsed[0].points.shape[1]
+
+    @functools.cache
+    def k_star():  # not needed when every run is on disk already
+        return theory.limiting_kernel(net, blocks)
 
     def compute(w, s):
         wide = net.with_width(w)
         K_emp = empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), d), blocks)
-        return {"errors": block_errors(K_emp, K_star, pairs)}
+        return {"errors": block_errors(K_emp, k_star(), pairs)}
 
-    runs = run_grid(compute, widths, seeds, run_dir, "width study", progress)
+    runs = run_grid(compute, widths, seeds, run_dir, "width study", progress, config)
     results = {key: run["errors"] for key, run in runs.items()}
     errors = {(a, b): np.array([[results[(w, s)][f"{a}|{b}"] for s in seeds] for w in widths])
               for a, b in pairs}
     slopes = {pair: fit_slope(widths, e) for pair, e in errors.items()}
-    return WidthStudy(widths, seeds, errors, slopes)
+    return WidthStudy(widths, seeds, errors, slopes, config)

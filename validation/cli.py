@@ -1,4 +1,5 @@
-"""The ``ntk-pinn`` command line.
+"""The ``ntk-pinn`` command line: it parses, calls one function of ``validation`` (each
+command is one call from Python too) and writes that result's files.
 
 Heavy imports (jax, neural-tangents and the TensorFlow it pulls in) happen inside the
 commands, once, so that ``ntk-pinn --help`` starts quickly.
@@ -7,92 +8,15 @@ commands, once, so that ``ntk-pinn --help`` starts quickly.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
-
-def _points(variables, n, n_boundary, low, high, seed):
-    """Collocation and boundary points in the box ``[low, high]^d``.
-
-    1-D: ``n`` equispaced interior points and the two end points (``n_boundary`` defaults
-    to 2). d >= 2: ``n`` uniform random interior points and ``n_boundary`` uniform
-    random points on the faces (default ``n // 4``).
-    """
-    d = len(variables)
-    rng = np.random.default_rng(seed)
-    if d == 1:
-        x = np.linspace(low, high, n + 2)[1:-1, None]
-        nb = 2 if n_boundary is None else n_boundary
-        xb = np.array([[low], [high]]) if nb == 2 else rng.choice([low, high], (nb, 1))
-        return x, xb
-    x = rng.uniform(low, high, (n, d))
-    nb = max(1, n // 4) if n_boundary is None else n_boundary
-    xb = rng.uniform(low, high, (nb, d))
-    face = rng.integers(0, d, nb)
-    xb[np.arange(nb), face] = rng.choice([low, high], nb)
-    return x, xb
-
-
-def _cmd_kernel(args) -> int:
+def _net(args, width=None):
     import ntk_pinn
-    import theory
-    from validation.plots import plot_kernel_heatmap, plot_spectra
 
-    if args.n < 1:
-        raise ValueError(f"--n must be >= 1, got {args.n}.")
-    variables = args.variables
-    op = ntk_pinn.Operator(args.operator, variables=variables)
-    bop = ntk_pinn.Operator(args.boundary_operator, variables=variables)
-    net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std)
-    x, xb = _points(op.variables, args.n, args.n_boundary, args.low, args.high, args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    K = theory.limiting_kernel(net, {"uu": (bop, xb), "rr": (op, x)}, kind=args.kind)
-    seconds = time.perf_counter() - t0
-    Kuu, Krr = K.block("uu"), K.block("rr")
-    spectra = {name: np.linalg.eigvalsh(m) for name, m in
-               (("K*", K.matrix), ("K*_uu", Kuu), ("K*_rr", Krr))}
-    np.savez(out / "kernel.npz", matrix=K.matrix, K_uu=Kuu, K_ur=K.block("uu", "rr"),
-             K_rr=Krr, x_boundary=xb, x_residual=x,
-             eig_K=spectra["K*"], eig_uu=spectra["K*_uu"], eig_rr=spectra["K*_rr"])
-    plot_kernel_heatmap(K, out / "kernel_heatmap.png", title=f"K* for {op}")
-    plot_spectra({k: v for k, v in spectra.items() if k != "K*"}, out / "spectrum.png",
-                 title=f"Eigenvalues of K* blocks, {op}")
-    summary = {
-        "operator": str(op), "boundary_operator": str(bop), "variables": list(op.variables),
-        "network": {"depth": net.depth, "activation": net.activation,
-                    "W_std": net.W_std, "b_std": net.b_std},
-        "kernel_info": {k: v for k, v in K.info.items()},
-        "kind": args.kind, "n_residual": int(x.shape[0]), "n_boundary": int(xb.shape[0]),
-        "seconds": round(seconds, 3),
-        "trace_uu": float(np.trace(Kuu)), "trace_rr": float(np.trace(Krr)),
-        "trace_ratio_rr_over_uu": float(np.trace(Krr) / np.trace(Kuu)),
-        "eig_rr_max": float(spectra["K*_rr"].max()), "eig_rr_min": float(spectra["K*_rr"].min()),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"K* ({args.kind}) for {op} on {x.shape[0]} collocation + {xb.shape[0]} boundary "
-          f"points in {seconds:.2f} s; tr(K_rr)/tr(K_uu) = "
-          f"{summary['trace_ratio_rr_over_uu']:.3g}")
-    for name in ("kernel.npz", "kernel_heatmap.png", "spectrum.png", "summary.json"):
-        print(f"  wrote {out / name}")
-    return 0
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for dist in ("ntk-pinn", "jax", "jaxlib", "neural-tangents", "numpy", "scipy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
+    return ntk_pinn.mlp(width or getattr(args, "width", 1), args.depth, args.activation,
+                        args.W_std, args.b_std)
 
 
 def _problem_params(items) -> dict:
@@ -105,293 +29,110 @@ def _problem_params(items) -> dict:
     return params
 
 
-def _problem_and_out(args):
-    """The problem named by ``--problem``/``--problem-param`` and the created ``--out``."""
+def _problem(args, name_attr="problem", params_attr="problem_param"):
     from ntk_pinn import problems
 
-    problem = problems.get(args.problem, **_problem_params(args.problem_param))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    return problem, out
+    name = getattr(args, name_attr)
+    return problems.get(name, **_problem_params(getattr(args, params_attr))) if name else None
 
 
-def _study_setup(args, extra: dict):
-    """(problem, net, out dir, config): refuses a directory holding another study's
-    configuration, since its finished runs would be mixed into this one."""
+def _points(args) -> dict:
+    return {"n_residual": args.n_residual, "n_boundary": args.n_boundary,
+            "point_seed": args.point_seed}
+
+
+def _wrote(paths) -> None:
+    for path in paths:
+        print(f"  wrote {path}")
+
+
+def _cmd_kernel(args) -> int:
     import ntk_pinn
+    from validation import kernel_report
 
-    problem, out = _problem_and_out(args)
-    net = ntk_pinn.mlp(args.widths[0], args.depth, args.activation, args.W_std, args.b_std)
-    config = {"study": args.study, "problem": problem.name, "depth": args.depth,
-              "activation": args.activation, "W_std": args.W_std, "b_std": args.b_std,
-              "n_residual": args.n_residual, "n_boundary": args.n_boundary,
-              "point_seed": args.point_seed, "widths": args.widths, "seeds": args.seeds, **extra}
-    path = out / "config.json"
-    if path.exists() and json.loads(path.read_text()) != config:
-        raise ValueError(f"{out} holds a study with another configuration ({path}); use a "
-                         "new --out directory.")
-    path.write_text(json.dumps(config, indent=2))
-    return problem, net, out, config
+    op = ntk_pinn.Operator(args.operator, variables=args.variables)
+    bop = ntk_pinn.Operator(args.boundary_operator, variables=args.variables)
+    result = kernel_report(_net(args), op, bop, n=args.n, n_boundary=args.n_boundary,
+                           low=args.low, high=args.high, seed=args.seed, kind=args.kind)
+    paths = result.save(args.out)
+    print(result.summary())
+    _wrote(paths)
+    return 0
 
 
-def _write_csv(path, header, rows) -> None:
-    path.write_text("\n".join([header] + [",".join(str(v) for v in r) for r in rows]) + "\n")
+def _finish_study(study, out) -> int:
+    from validation import report
 
-
-def _slope_table(slopes) -> dict:
-    return {"/".join(p): dict(zip(("slope", "low", "high"), s)) for p, s in slopes.items()}
-
-
-def _slope_table_md(widths, values: dict, slopes: dict) -> list:
-    """Markdown rows: per block pair the per-width means of ``values[pair]`` (``(n_widths,
-    n_seeds)``) and the fitted slope with its CI."""
-    rows = ["| block | " + " | ".join(f"w={w}" for w in widths) + " | slope [95% CI] |",
-            "|---|" + "---|" * (len(widths) + 1)]
-    for pair, v in values.items():
-        s, lo, hi = slopes[pair]
-        rows.append(f"| {'/'.join(pair)} | " + " | ".join(f"{m:.3g}" for m in v.mean(axis=1))
-                    + f" | {s:.2f} [{lo:.2f}, {hi:.2f}] |")
-    return rows
-
-
-def _finish(out, payload, report, verdict) -> int:
-    (out / "results.json").write_text(json.dumps(payload, indent=2))
-    (out / "report.md").write_text("\n".join(report) + "\n")
-    print(f"report: {out / 'report.md'}")
-    print(f"verdict: {verdict}")
+    report.save(study, out)
+    print(f"report: {Path(out) / 'report.md'}")
+    print(f"verdict: {study.verdict()}")
     return 0
 
 
 def _cmd_study_width(args) -> int:
     from validation import width_study
-    from validation.plots import plot_width_study
 
-    problem, net, out, config = _study_setup(args, {})
+    problem = _problem(args)
     blocks = problem.blocks(args.n_residual, args.n_boundary, seed=args.point_seed)
-    study = width_study(net, blocks, args.widths, args.seeds, run_dir=out)
-    raw = {"/".join(p): e.tolist() for p, e in study.errors.items()}
-    _write_csv(out / "results.csv", "block,width,seed,relative_error",
-               [(pair, w, s, f"{e[i][j]:.10g}") for pair, e in raw.items()
-                for i, w in enumerate(study.widths) for j, s in enumerate(study.seeds)])
-    plot_width_study(study, out / "width_errors.png",
-                     title=f"{problem.name}: depth-{args.depth} {args.activation}")
-    verdict = study.verdict()
-    report = [f"# Width study: {problem.name}", "", f"**Verdict:** {verdict}", "",
-              f"Network: depth {args.depth}, {args.activation}, W_std {args.W_std}, "
-              f"b_std {args.b_std}. Points: {args.n_residual} residual, {args.n_boundary} "
-              f"per constraint (seed {args.point_seed}). Seeds: {list(study.seeds)}.", ""]
-    report += _slope_table_md(study.widths, study.errors, study.slopes)
-    report += ["", "Entries: mean over seeds of ||K_emp - K*||_F / ||K*||_F at initialization.",
-               "", "![errors vs width](width_errors.png)"]
-    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
-               "seeds": list(study.seeds), "errors": raw, "slopes": _slope_table(study.slopes),
-               "holds": study.holds(), "verdict": verdict}
-    return _finish(out, payload, report, verdict)
+    study = width_study(_net(args, args.widths[0]), blocks, args.widths, args.seeds,
+                        run_dir=args.out, source={"problem": problem.name, **_points(args)})
+    return _finish_study(study, args.out)
 
 
 def _cmd_study_training(args) -> int:
     from validation import training_study
-    from validation._width import slope_verdict
-    from validation.plots import plot_training_study
 
-    problem, net, out, config = _study_setup(
-        args, {"lr": args.lr, "steps": args.steps, "record_every": args.record_every})
-    study = training_study(net, problem, args.widths, args.seeds, lr=args.lr, steps=args.steps,
-                           record_every=args.record_every, n_residual=args.n_residual,
-                           n_boundary=args.n_boundary, point_seed=args.point_seed, run_dir=out)
-    drift = {"/".join(p): d.tolist() for p, d in study.drift.items()}
-    rows = []
-    for pair, d in drift.items():
-        for i, w in enumerate(study.widths):
-            for j, s in enumerate(study.seeds):
-                for k, step in enumerate(study.steps):
-                    rows.append((pair, w, s, int(step), f"{d[i][j][k]:.10g}",
-                                 f"{study.loss[i, j, k]:.10g}",
-                                 f"{study.predicted_loss[i, j, k]:.10g}"))
-    _write_csv(out / "results.csv", "block,width,seed,step,drift,loss,predicted_loss", rows)
-    plot_training_study(study, out / "drift.png", out / "loss.png", title=problem.name)
-    gap = study.loss_gap()
-    verdict = (slope_verdict("NTK drift ~ width^(-1/2)", study.drift_slopes)
-               + f"; loss vs exp(-K* t): max |log ratio| {gap[0]:.2g} at width "
-               f"{study.widths[0]}, {gap[-1]:.2g} at width {study.widths[-1]}")
-    report = [f"# Training study: {problem.name}", "", f"**Verdict:** {verdict}", "",
-              f"Full-batch gradient descent, lr {study.lr:.4g} (t = lr * step), "
-              f"{args.steps} steps, recorded every {args.record_every}. Network: depth "
-              f"{args.depth}, {args.activation}. Seeds: {list(study.seeds)}.", ""]
-    report += _slope_table_md(study.widths, {p: d[:, :, -1] for p, d in study.drift.items()},
-                              study.drift_slopes)
-    report += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, mean over seeds.",
-               "Loss gap per width (mean over seeds of max_t |log(loss / prediction)|): "
-               + ", ".join(f"{w}: {g:.3g}" for w, g in zip(study.widths, gap)), "",
-               "![drift](drift.png)", "", "![loss](loss.png)"]
-    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
-               "seeds": list(study.seeds), "lr": study.lr, "steps": study.steps.tolist(),
-               "drift": drift, "drift_slopes": _slope_table(study.drift_slopes),
-               "loss": study.loss.tolist(), "predicted_loss": study.predicted_loss.tolist(),
-               "loss_gap": gap.tolist(), "verdict": verdict}
-    return _finish(out, payload, report, verdict)
+    study = training_study(_net(args, args.widths[0]), _problem(args), args.widths, args.seeds,
+                           lr=args.lr, steps=args.steps, record_every=args.record_every,
+                           **_points(args), run_dir=args.out)
+    return _finish_study(study, args.out)
 
 
 def _cmd_study_nonlinear(args) -> int:
-    from ntk_pinn import problems
     from validation import nonlinear_study
-    from validation.plots import plot_nonlinear_study
 
-    linear = (problems.get(args.linear_problem, **_problem_params(args.linear_param))
-              if args.linear_problem else None)
-    problem, net, out, config = _study_setup(args, {
-        "linear_problem": linear.name if linear else None, "steps": args.steps,
-        "record_every": args.record_every, "lr_factor": args.lr_factor,
-        "n_probe": args.n_probe})
-    study = nonlinear_study(net, problem, args.widths, args.seeds, linear_problem=linear,
+    study = nonlinear_study(_net(args, args.widths[0]), _problem(args), args.widths,
+                            args.seeds, linear_problem=_problem(args, "linear_problem",
+                                                                "linear_param"),
                             steps=args.steps, record_every=args.record_every,
-                            lr_factor=args.lr_factor, n_residual=args.n_residual,
-                            n_boundary=args.n_boundary, point_seed=args.point_seed,
-                            n_probe=args.n_probe, run_dir=out)
-    rows = []
-    for (label, pair), spread in study.spread.items():
-        for i, w in enumerate(study.widths):
-            for j, s in enumerate(study.seeds):
-                rows.append((label, "spread", "/".join(pair), w, s, f"{spread[i, j]:.10g}"))
-                rows.append((label, "drift", "/".join(pair), w, s,
-                             f"{study.drift[(label, pair)][i, j, -1]:.10g}"))
-    for (label, metric), values in study.hessian.items():
-        for i, w in enumerate(study.widths):
-            for j, s in enumerate(study.seeds):
-                rows.append((label, metric, "", w, s, f"{values[i, j]:.10g}"))
-    _write_csv(out / "results.csv", "problem,quantity,block,width,seed,value", rows)
-    plot_nonlinear_study(study, out / "nonlinear.png",
-                         title=f"{study.problems['nonlinear']} vs {study.problems['linear']}")
-    verdict = study.verdict()
-    status = study.status()
-
-    def table(quantity, values: dict) -> list:
-        lines = ["| problem | quantity | " + " | ".join(f"w={w}" for w in study.widths)
-                 + " | slope [95% CI] | claim | status |",
-                 "|---|---|" + "---|" * (len(study.widths) + 3)]
-        for (label, key), v in values.items():
-            s, lo, hi = study.slopes[(quantity, label, key)]
-            claim, st = status.get((quantity, label, key), ("(reported)", ""))
-            name = "/".join(key) if isinstance(key, tuple) else key
-            lines.append(f"| {label} | {name} | " + " | ".join(f"{m:.3g}" for m in v.mean(1))
-                         + f" | {s:.2f} [{lo:.2f}, {hi:.2f}] | {claim} | {st} |")
-        return lines
-
-    report = [f"# Nonlinear-regime study: {study.problems['nonlinear']} vs "
-              f"{study.problems['linear']}", "", f"**Verdict:** {verdict}", "",
-              f"Network: depth {args.depth}, {args.activation}, W_std {args.W_std}, b_std "
-              f"{args.b_std}. Points: {args.n_residual} residual, {args.n_boundary} per "
-              f"constraint (seed {args.point_seed}). Seeds: {list(study.seeds)}. Nonlinear "
-              f"blocks: {list(study.nonlinear_blocks)}.", "",
-              "## Spread of K(0) across seeds (||K_s - mean_s K||_F / ||mean_s K||_F)", ""]
-    report += table("spread", study.spread)
-    report += ["", f"## Drift after {args.steps} gradient-descent steps "
-               f"(lr = {args.lr_factor} / ||Hessian of the loss at init||)", ""]
-    report += table("drift", {k: v[:, :, -1] for k, v in study.drift.items()})
-    report += ["", "## Hessian spectral norms at initialization (power iteration on HVPs)", "",
-               f"residual_hessian: max over {args.n_probe} residual points of ||d²r/dθ²||; "
-               "loss_*: L = ½ Σ r², Hessian = Gauss–Newton JᵀJ + curvature Σ r_i ∇²r_i.", ""]
-    report += table("hessian", study.hessian)
-    report += ["", "![nonlinear regime](nonlinear.png)"]
-    payload = {"config": config, "versions": _versions(), "widths": list(study.widths),
-               "seeds": list(study.seeds), "problems": study.problems,
-               "steps": study.steps.tolist(),
-               "spread": {f"{lab}:{'/'.join(p)}": v.tolist()
-                          for (lab, p), v in study.spread.items()},
-               "drift": {f"{lab}:{'/'.join(p)}": v.tolist()
-                         for (lab, p), v in study.drift.items()},
-               "hessian": {f"{lab}:{m}": v.tolist() for (lab, m), v in study.hessian.items()},
-               "lr": {lab: v.tolist() for lab, v in study.lr.items()},
-               "slopes": {f"{q}:{lab}:{'/'.join(k) if isinstance(k, tuple) else k}":
-                          dict(zip(("slope", "low", "high"), v))
-                          for (q, lab, k), v in study.slopes.items()},
-               "holds": study.holds(), "verdict": verdict}
-    return _finish(out, payload, report, verdict)
+                            lr_factor=args.lr_factor, n_probe=args.n_probe, **_points(args),
+                            run_dir=args.out)
+    return _finish_study(study, args.out)
 
 
 def _cmd_posterior(args) -> int:
-    import ntk_pinn
-    import theory
-    from validation.plots import plot_posterior
+    from validation import posterior_report
 
-    problem, out = _problem_and_out(args)
-    net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
-    obs = list(problem.data(args.n_residual, args.n_boundary, seed=args.point_seed).values())
-    x_test = problem.grid(args.grid)
-    t0 = time.perf_counter()
-    post = theory.gp_posterior(net, obs, x_test, kind=args.kind, t=args.t,
-                               noise=args.noise, calibrate=args.calibrate)
-    seconds = time.perf_counter() - t0
-    exact = problem.exact(x_test)
-    err = float(np.linalg.norm(post.mean - exact) / np.linalg.norm(exact))
-    cover = float(np.mean(post.covers(exact, k=3)))
-    cover1 = float(np.mean(post.covers(exact, k=1)))
-    plot_posterior(problem, x_test, post, out / "posterior.png",
-                   title=f"{problem.name}, {args.kind}: rel. L2 {err:.2g}")
-    summary = {"problem": problem.name, "kind": args.kind, "t": args.t, "depth": args.depth,
-               "activation": args.activation, "n_residual": args.n_residual,
-               "n_boundary": args.n_boundary, "relative_l2_error": err,
-               "calibrate": args.calibrate, "fraction_within_3_sigma": cover,
-               "fraction_within_1_sigma": cover1, "std_resolution": post.resolution,
-               "jitter": post.jitter, "amplitude_scale": post.scale, "seconds": round(seconds, 3),
-               "versions": _versions()}
-    (out / "posterior.json").write_text(json.dumps(summary, indent=2))
-    np.savez(out / "posterior.npz", x=x_test, mean=post.mean, std=post.std, exact=exact)
-    print(f"{problem.name} ({args.kind}): relative L2 error {err:.3g}, {100 * cover:.0f}% of "
-          f"the grid within 3 sigma, jitter {post.jitter:g}")
-    print(f"  wrote {out / 'posterior.png'}, {out / 'posterior.json'}")
+    result = posterior_report(_net(args), _problem(args), kind=args.kind, t=args.t,
+                              noise=args.noise, calibrate=args.calibrate, grid=args.grid,
+                              **_points(args))
+    paths = result.save(args.out)
+    print(result.summary())
+    _wrote(paths)
     return 0
 
 
 def _cmd_spectrum(args) -> int:
-    import ntk_pinn
-    import theory
-    from validation.plots import plot_spectra
+    from validation import spectrum_report
 
-    problem, out = _problem_and_out(args)
-    net = ntk_pinn.mlp(1, args.depth, args.activation, args.W_std, args.b_std)
-    K = theory.limiting_kernel(net, problem.blocks(args.n_residual, args.n_boundary,
-                                                   seed=args.point_seed))
-    spec = theory.spectrum(K)
-    plot_spectra({f"K*_{n}": spec.eigenvalues[n] for n in K.names} | {"K*": spec.eigenvalues["K"]},
-                 out / "spectrum.png", title=f"Eigenvalues of K*, {problem.name}")
-    weights = theory.adaptive_weights(K)
-    summary = {"problem": problem.name, "traces": spec.traces, "mean_rates": spec.mean_rates,
-               "rate_discrepancy": spec.rate_discrepancy, "adaptive_weights": weights}
-    (out / "spectrum.json").write_text(json.dumps(summary, indent=2))
-    print(f"{problem.name}: traces {spec.traces}; rate discrepancy "
-          f"{spec.rate_discrepancy:.3g}; adaptive weights {weights}")
-    print(f"  wrote {out / 'spectrum.png'}, {out / 'spectrum.json'}")
+    result = spectrum_report(_net(args), _problem(args), **_points(args))
+    paths = result.save(args.out)
+    print(result.summary())
+    _wrote(paths)
     return 0
 
 
 def _cmd_train(args) -> int:
-    import ntk_pinn
-    from validation.plots import plot_training
+    from validation import train_report
 
-    problem, out = _problem_and_out(args)
-    net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std)
-    summary = {"problem": problem.name, "width": args.width, "depth": args.depth,
-               "activation": args.activation, "optimizer": args.optimizer, "lr": args.lr,
-               "damping": args.damping,
-               "steps": args.steps, "seed": args.seed, "versions": _versions(), "runs": {}}
-    for adaptive in ([False, True] if args.compare else [args.adaptive]):
-        label = "adaptive" if adaptive else "fixed"
-        result = ntk_pinn.train(net, problem, steps=args.steps, optimizer=args.optimizer,
-                                lr=args.lr, adaptive=adaptive, update_every=args.update_every,
-                                n_residual=args.n_residual, n_boundary=args.n_boundary,
-                                point_seed=args.point_seed, seed=args.seed,
-                                record_every=args.record_every, damping=args.damping)
-        plot_training(result, out / f"training_{label}.png", title=f"{problem.name}, {label}")
-        summary["runs"][label] = {
-            "relative_l2_error": result.error, "seconds": round(result.seconds, 2),
-            "steps": result.steps.tolist(), "errors": result.errors.tolist(),
-            "losses": {k: v.tolist() for k, v in result.losses.items()},
-            "weights": {k: v.tolist() for k, v in result.weights.items()}}
-        print(f"{problem.name} ({label} weights): relative L2 error {result.error:.3g} after "
-              f"{args.steps} steps ({result.seconds:.1f} s)")
-    (out / "training.json").write_text(json.dumps(summary, indent=2))
-    print(f"  wrote {out}/training_*.png, {out / 'training.json'}")
+    result = train_report(_net(args), _problem(args),
+                          adaptive=(False, True) if args.compare else (args.adaptive,),
+                          steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+                          update_every=args.update_every, record_every=args.record_every,
+                          damping=args.damping, seed=args.seed, **_points(args))
+    paths = result.save(args.out)
+    print(result.summary())
+    _wrote(paths)
     return 0
 
 

@@ -1,0 +1,48 @@
+"""The public surface: what each package re-exports, and who imports what."""
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import ntk_pinn  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("ntk_pinn", "theory", "validation")
+ENTRY_POINTS = {"validation.cli"}   # public modules that are programs, not API
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_private_modules_export_what_the_package_reexports(package):
+    pkg = importlib.import_module(package)
+    exported, found = set(pkg.__all__), set()
+    assert len(exported) == len(pkg.__all__), "duplicate names in __all__"
+    for info in pkgutil.iter_modules(pkg.__path__):
+        name = f"{package}.{info.name}"
+        module = importlib.import_module(name)
+        if info.name.startswith("_"):
+            names = set(module.__all__)
+            assert names <= exported, (name, names - exported)
+            for n in names:
+                assert getattr(pkg, n) is getattr(module, n), (name, n)
+            found |= names
+        elif name not in ENTRY_POINTS:
+            assert info.name in exported, f"public module {name} is not re-exported"
+            found.add(info.name)
+    assert exported == found, exported ^ found
+
+
+def test_no_package_imports_another_packages_private_modules():
+    # Dependencies flow validation -> theory -> ntk_pinn through public names only.
+    pattern = re.compile(r"^\s*(from|import)\s+(ntk_pinn|theory|validation)\._", re.M)
+    for package in PACKAGES:
+        for path in (ROOT / package).glob("*.py"):
+            for match in pattern.finditer(path.read_text()):
+                assert match.group(2) == package, f"{path.name} imports {match.group(0)}"
+    back = re.compile(r"^\s*(from|import)\s+(theory|validation)\b", re.M)
+    for path in (ROOT / "ntk_pinn").glob("*.py"):
+        assert not back.search(path.read_text()), f"ntk_pinn/{path.name} imports upward"
+    for path in (ROOT / "theory").glob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+validation\b", path.read_text(), re.M), path

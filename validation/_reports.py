@@ -1,0 +1,249 @@
+"""Single computations the command line runs, each one call from Python with a result
+that writes itself: ``K*`` of an operator on a box (:func:`kernel_report`), a GP
+posterior of a problem (:func:`posterior_report`), the spectrum of a problem's ``K*``
+(:func:`spectrum_report`) and PINN training runs (:func:`train_report`).
+
+Every result has ``to_json()`` (what its JSON file holds), ``save(out)`` (writes its
+files into the directory ``out``, returns their paths) and ``summary()`` (one line)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import theory
+from ntk_pinn import BlockKernel, Network, Operator, problems, train
+
+from . import report
+
+__all__ = ["KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
+           "kernel_report", "posterior_report", "spectrum_report", "train_report"]
+
+
+def _network_json(net: Network) -> dict:
+    return {"depth": net.depth, "activation": net.activation_name, "W_std": net.W_std,
+            "b_std": net.b_std}
+
+
+def _write_json(out: Path, name: str, payload: dict) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelReport:
+    """``K*`` over a boundary block ``"uu"`` and a residual block ``"rr"``, its spectrum
+    and the time it took."""
+
+    kernel: BlockKernel
+    spectrum: theory.Spectrum
+    operator: Operator
+    boundary_operator: Operator
+    net: Network
+    points: dict        # {"uu": (n_b, d), "rr": (n, d)}
+    seconds: float
+
+    def to_json(self) -> dict:
+        eig_rr = self.spectrum.eigenvalues["rr"]
+        return {"operator": str(self.operator), "boundary_operator": str(self.boundary_operator),
+                "variables": list(self.operator.variables), "network": _network_json(self.net),
+                "kernel_info": dict(self.kernel.info), "kind": self.kernel.kind,
+                "n_residual": int(self.points["rr"].shape[0]),
+                "n_boundary": int(self.points["uu"].shape[0]),
+                "seconds": round(self.seconds, 3),
+                "trace_uu": self.spectrum.traces["uu"], "trace_rr": self.spectrum.traces["rr"],
+                "trace_ratio_rr_over_uu": self.spectrum.trace_ratio("rr", "uu"),
+                "eig_rr_max": float(eig_rr.max()), "eig_rr_min": float(eig_rr.min())}
+
+    def save(self, out) -> list:
+        from .plots import plot_kernel_heatmap, plot_spectra
+
+        out = Path(out)
+        paths = [_write_json(out, "summary.json", self.to_json()), out / "kernel.npz",
+                 out / "kernel_heatmap.png", out / "spectrum.png"]
+        eig = self.spectrum.eigenvalues   # descending; the file keeps eigvalsh's ascending
+        np.savez(paths[1], matrix=self.kernel.matrix, K_uu=self.kernel.block("uu"),
+                 K_ur=self.kernel.block("uu", "rr"), K_rr=self.kernel.block("rr"),
+                 x_boundary=self.points["uu"], x_residual=self.points["rr"],
+                 eig_K=eig["K"][::-1], eig_uu=eig["uu"][::-1], eig_rr=eig["rr"][::-1])
+        plot_kernel_heatmap(self.kernel, paths[2], title=f"K* for {self.operator}")
+        plot_spectra({"K*_uu": eig["uu"], "K*_rr": eig["rr"]}, paths[3],
+                     title=f"Eigenvalues of K* blocks, {self.operator}")
+        return paths
+
+    def summary(self) -> str:
+        return (f"K* ({self.kernel.kind}) for {self.operator} on {self.points['rr'].shape[0]} "
+                f"collocation + {self.points['uu'].shape[0]} boundary points in "
+                f"{self.seconds:.2f} s; tr(K_rr)/tr(K_uu) = "
+                f"{self.spectrum.trace_ratio('rr', 'uu'):.3g}")
+
+
+def kernel_report(net: Network, operator: Operator, boundary_operator: Operator | None = None,
+                  *, n: int = 256, n_boundary: int | None = None, low: float = 0.0,
+                  high: float = 1.0, seed: int = 0, kind: str = "ntk") -> KernelReport:
+    """``K* = [[K_uu, K_ur], [K_ru, K_rr]]`` of ``operator`` (residual) and
+    ``boundary_operator`` (default ``u``) on :func:`ntk_pinn.problems.box_points` of the
+    box ``[low, high]^d``, with its spectrum."""
+    if boundary_operator is None:
+        boundary_operator = Operator("u", variables=operator.variables)
+    x, xb = problems.box_points(operator.dim, n, n_boundary, low, high, seed)
+    t0 = time.perf_counter()
+    K = theory.limiting_kernel(net, {"uu": (boundary_operator, xb), "rr": (operator, x)},
+                               kind=kind)
+    seconds = time.perf_counter() - t0
+    return KernelReport(K, theory.spectrum(K), operator, boundary_operator, net,
+                        {"uu": xb, "rr": x}, seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class PosteriorReport:
+    """A GP posterior of ``problem`` on its grid ``x_test`` against the exact solution."""
+
+    problem: problems.Problem
+    posterior: theory.Posterior
+    x_test: np.ndarray
+    exact: np.ndarray
+    settings: dict
+    seconds: float
+
+    @property
+    def error(self) -> float:
+        """Relative L2 error of the posterior mean."""
+        return float(np.linalg.norm(self.posterior.mean - self.exact)
+                     / np.linalg.norm(self.exact))
+
+    def coverage(self, k: float) -> float:
+        """Fraction of the grid within ``k`` σ (+ resolution) of the mean."""
+        return float(np.mean(self.posterior.covers(self.exact, k=k)))
+
+    def to_json(self) -> dict:
+        post = self.posterior
+        return {"problem": self.problem.name, **self.settings, "relative_l2_error": self.error,
+                "fraction_within_3_sigma": self.coverage(3),
+                "fraction_within_1_sigma": self.coverage(1), "std_resolution": post.resolution,
+                "jitter": post.jitter, "amplitude_scale": post.scale,
+                "seconds": round(self.seconds, 3), "versions": report.versions()}
+
+    def save(self, out) -> list:
+        from .plots import plot_posterior
+
+        out = Path(out)
+        paths = [_write_json(out, "posterior.json", self.to_json()), out / "posterior.npz",
+                 out / "posterior.png"]
+        np.savez(paths[1], x=self.x_test, mean=self.posterior.mean, std=self.posterior.std,
+                 exact=self.exact)
+        plot_posterior(self.problem, self.x_test, self.posterior, paths[2],
+                       title=f"{self.problem.name}, {self.posterior.kind}: rel. L2 "
+                             f"{self.error:.2g}")
+        return paths
+
+    def summary(self) -> str:
+        return (f"{self.problem.name} ({self.posterior.kind}): relative L2 error "
+                f"{self.error:.3g}, {100 * self.coverage(3):.0f}% of the grid within 3 sigma, "
+                f"jitter {self.posterior.jitter:g}")
+
+
+def posterior_report(net: Network, problem: problems.Problem, *, kind: str = "nngp",
+                     t: float | None = None, noise: float = 0.0, calibrate="none",
+                     n_residual: int = 32, n_boundary: int = 2, point_seed: int = 0,
+                     grid: int = 201) -> PosteriorReport:
+    """:func:`theory.gp_posterior` of ``net`` conditioned on ``problem``'s constraints
+    (``problem.data(n_residual, n_boundary, seed=point_seed)``), on ``problem.grid(grid)``."""
+    obs = list(problem.data(n_residual, n_boundary, seed=point_seed).values())
+    x_test = problem.grid(grid)
+    t0 = time.perf_counter()
+    post = theory.gp_posterior(net, obs, x_test, kind=kind, t=t, noise=noise,
+                               calibrate=calibrate)
+    settings = {"kind": kind, "t": t, "depth": net.depth, "activation": net.activation_name,
+                "n_residual": n_residual, "n_boundary": n_boundary, "calibrate": calibrate}
+    return PosteriorReport(problem, post, x_test, problem.exact(x_test), settings,
+                           time.perf_counter() - t0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrumReport:
+    """Spectrum and adaptive weights of ``problem``'s ``K*``."""
+
+    problem: problems.Problem
+    kernel: BlockKernel
+    spectrum: theory.Spectrum
+    weights: dict
+
+    def to_json(self) -> dict:
+        return {"problem": self.problem.name, "traces": self.spectrum.traces,
+                "mean_rates": self.spectrum.mean_rates,
+                "rate_discrepancy": self.spectrum.rate_discrepancy,
+                "adaptive_weights": self.weights}
+
+    def save(self, out) -> list:
+        from .plots import plot_spectra
+
+        out = Path(out)
+        paths = [_write_json(out, "spectrum.json", self.to_json()), out / "spectrum.png"]
+        eig = self.spectrum.eigenvalues
+        plot_spectra({f"K*_{n}": eig[n] for n in self.kernel.names} | {"K*": eig["K"]},
+                     paths[1], title=f"Eigenvalues of K*, {self.problem.name}")
+        return paths
+
+    def summary(self) -> str:
+        return (f"{self.problem.name}: traces {self.spectrum.traces}; rate discrepancy "
+                f"{self.spectrum.rate_discrepancy:.3g}; adaptive weights {self.weights}")
+
+
+def spectrum_report(net: Network, problem: problems.Problem, *, n_residual: int = 64,
+                    n_boundary: int = 2, point_seed: int = 0) -> SpectrumReport:
+    """Eigenvalues, traces and Wang et al.'s adaptive weights of ``problem``'s ``K*``."""
+    K = theory.limiting_kernel(net, problem.blocks(n_residual, n_boundary, seed=point_seed))
+    return SpectrumReport(problem, K, theory.spectrum(K), theory.adaptive_weights(K))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainReport:
+    """``runs[label]``: the :class:`ntk_pinn.TrainResult` of each weighting (``"fixed"``,
+    ``"adaptive"``)."""
+
+    problem: problems.Problem
+    runs: dict
+    settings: dict
+
+    def to_json(self) -> dict:
+        return {"problem": self.problem.name, **self.settings, "versions": report.versions(),
+                "runs": {label: {"relative_l2_error": r.error, "seconds": round(r.seconds, 2),
+                                 "steps": r.steps.tolist(), "errors": r.errors.tolist(),
+                                 "losses": {k: v.tolist() for k, v in r.losses.items()},
+                                 "weights": {k: v.tolist() for k, v in r.weights.items()}}
+                         for label, r in self.runs.items()}}
+
+    def save(self, out) -> list:
+        from .plots import plot_training
+
+        out = Path(out)
+        paths = [_write_json(out, "training.json", self.to_json())]
+        for label, result in self.runs.items():
+            paths.append(out / f"training_{label}.png")
+            plot_training(result, paths[-1], title=f"{self.problem.name}, {label}")
+        return paths
+
+    def summary(self) -> str:
+        return "\n".join(f"{self.problem.name} ({label} weights): relative L2 error "
+                         f"{r.error:.3g} after {r.steps[-1]} steps ({r.seconds:.1f} s)"
+                         for label, r in self.runs.items())
+
+
+def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),
+                 **train_kwargs) -> TrainReport:
+    """:func:`ntk_pinn.train` of ``net`` on ``problem`` once per entry of ``adaptive``
+    (e.g. ``(False, True)`` compares fixed and NTK-adaptive weights); ``train_kwargs`` go
+    to ``train``."""
+    runs = {("adaptive" if a else "fixed"): train(net, problem, adaptive=a, **train_kwargs)
+            for a in adaptive}
+    settings = {"width": net.width, "depth": net.depth, "activation": net.activation_name,
+                **{k: train_kwargs[k] for k in ("optimizer", "lr", "damping", "steps", "seed")
+                   if k in train_kwargs}}
+    return TrainReport(problem, runs, settings)

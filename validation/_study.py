@@ -1,0 +1,152 @@
+"""Machinery shared by the studies: checked width/seed grids run resumably (atomic
+per-run files, a recorded configuration), block pairs, relative block errors, log-log
+slope fits and their verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from tqdm.auto import tqdm
+
+__all__ = ["fit_slope", "run_grid", "slope_status", "slope_verdict"]
+
+
+def check_grid(widths, seeds) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validated ``(widths, seeds)`` as tuples of ints."""
+    widths, seeds = tuple(widths), tuple(seeds)
+    if not widths:
+        raise ValueError("widths is empty: give at least two widths, e.g. (64, 256, 1024).")
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. (0, 1, 2).")
+    for w in widths:
+        if not isinstance(w, (int, np.integer)) or isinstance(w, bool) or w < 1:
+            raise ValueError(f"every width must be an integer >= 1, got {w!r}.")
+    for s in seeds:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise ValueError(f"every seed must be an integer, got {s!r}.")
+    return tuple(int(w) for w in widths), tuple(int(s) for s in seeds)
+
+
+def check_steps(steps: int, record_every: int) -> None:
+    for label, value in (("steps", steps), ("record_every", record_every)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
+    if steps % record_every:
+        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({record_every}).")
+
+
+def network_config(net) -> dict:
+    """The JSON-able description of a network spec (its width is the study's variable)."""
+    return {"depth": net.depth, "activation": net.activation_name, "W_std": net.W_std,
+            "b_std": net.b_std}
+
+
+def blocks_config(blocks) -> dict:
+    """Per block: its operator, its number of points and a digest of the points, so that a
+    run directory can tell whether its runs were computed on the same blocks."""
+    return {b.name: {"operator": str(b.operator), "n": b.size,
+                     "sha1": hashlib.sha1(np.ascontiguousarray(b.points).tobytes()).hexdigest()}
+            for b in blocks}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)  # atomic: an interrupt leaves either nothing or the whole file
+
+
+def _claim_run_dir(run_dir: Path, config: dict) -> None:
+    """Record ``config`` in ``run_dir/config.json``; refuse a directory holding another
+    configuration, since its finished runs would be mixed into this one."""
+    path = run_dir / "config.json"
+    config = json.loads(json.dumps(config))  # as it reads back (tuples become lists)
+    if path.exists() and json.loads(path.read_text()) != config:
+        raise ValueError(f"{run_dir} holds a study with another configuration ({path}); use "
+                         "a new run directory (--out).")
+    write_atomic(path, json.dumps(config, indent=2))
+
+
+def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool,
+             config: dict | None = None) -> dict:
+    """``{(w, s): compute(w, s)}`` (JSON-able dicts) with a progress bar. With ``run_dir``
+    each result is written atomically to ``run_dir/runs/w{w}_s{s}.json`` as it finishes and
+    read back instead of recomputed on a rerun, so an interrupt loses nothing; ``config``
+    (JSON-able) is recorded in ``run_dir/config.json`` and a directory holding another
+    configuration is refused."""
+    runs = None
+    if run_dir is not None:
+        runs = Path(run_dir) / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        if config is not None:
+            _claim_run_dir(Path(run_dir), config)
+    results = {}
+    todo = [(w, s) for w in widths for s in seeds]
+    with tqdm(total=len(todo), disable=not progress, desc=desc, unit="run") as bar:
+        for w, s in todo:
+            path = runs / f"w{w}_s{s}.json" if runs is not None else None
+            if path is not None and path.exists():
+                results[(w, s)] = json.loads(path.read_text())
+            else:
+                results[(w, s)] = {"width": w, "seed": s, **compute(w, s)}
+                if path is not None:
+                    write_atomic(path, json.dumps(results[(w, s)]))
+                bar.set_postfix(width=w, seed=s)
+            bar.update(1)
+    return results
+
+
+def block_pairs(names) -> list:
+    """The block pairs ``(a, b)`` with ``a`` at or before ``b``: one per distinct block of
+    a square kernel (``BlockKernel.computed_pairs``)."""
+    from ntk_pinn import BlockKernel
+
+    names = list(names)
+    return [(names[i], names[j]) for i, j in BlockKernel.computed_pairs(names, names)]
+
+
+def block_errors(K_emp, K_star, pairs) -> dict:
+    """``{"a|b": ‖K_emp_ab - K*_ab‖_F / ‖K*_ab‖_F}``."""
+    return {f"{a}|{b}": float(np.linalg.norm(K_emp.block(a, b) - K_star.block(a, b))
+                              / np.linalg.norm(K_star.block(a, b))) for a, b in pairs}
+
+
+def fit_slope(widths, errors: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Slope of ``log(errors)`` (``(n_widths, n_seeds)``) on ``log(widths)`` with a
+    ``level`` confidence interval (Student t on the regression's standard error)."""
+    w = np.repeat(np.asarray(widths, dtype=float), errors.shape[1])
+    e = errors.reshape(-1)
+    fit = stats.linregress(np.log(w), np.log(e))
+    if w.size <= 2:
+        return float(fit.slope), -math.inf, math.inf
+    t = stats.t.ppf(0.5 + level / 2, w.size - 2)
+    return float(fit.slope), float(fit.slope - t * fit.stderr), float(fit.slope + t * fit.stderr)
+
+
+def slope_status(slopes: dict, expected: float = -0.5) -> dict:
+    """Per key: ``"holds"`` (the CI contains ``expected`` and excludes 0),
+    ``"inconclusive"`` (the CI contains both: too few widths/seeds) or ``"fails"``."""
+    out = {}
+    for pair, (slope, lo, hi) in slopes.items():
+        fits = lo <= expected <= hi
+        out[pair] = "holds" if fits and hi < 0 else "inconclusive" if fits else "fails"
+    return out
+
+
+def overall(statuses) -> str:
+    """``"holds"`` if every status holds, ``"fails"`` if any fails, else inconclusive."""
+    values = set(statuses)
+    return "holds" if values == {"holds"} else "fails" if "fails" in values else "inconclusive"
+
+
+def slope_verdict(claim: str, slopes: dict, expected: float = -0.5) -> str:
+    """One line: the overall status of ``claim`` and each pair's slope, CI and status."""
+    status = slope_status(slopes, expected)
+    parts = [f"{'/'.join(p)}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {status[p]}"
+             for p, (s, lo, hi) in slopes.items()]
+    return f"{claim} {overall(status.values()).upper()}: " + "; ".join(parts)
