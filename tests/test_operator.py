@@ -144,3 +144,34 @@ def test_check_points():
     assert Operator("u_xx", "x").check_points(np.zeros(4)).shape == (4, 1)
     with pytest.raises(ValueError, match="shape"):
         op.check_points(np.zeros(4))
+
+
+def test_equality_compares_the_hash_key_without_simplifying(monkeypatch):
+    # lru_cache hits compare operators: that must be a key comparison, not sympy.simplify.
+    a, b = Operator("0.01*u_xx + u", "x"), Operator("u + u_xx/100", "x")
+    c, c2 = Operator("u_xx + u**3", "x"), Operator("u**3 + u_xx", "x")
+    others = [Operator("u_xx + u", "x"), Operator("0.01*u_xx + u", "x y")]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sympy.simplify called by == or hash")
+
+    monkeypatch.setattr(sp, "simplify", refuse)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert all(a != o for o in others)
+    assert c == c2 and c != a and a != "0.01*u_xx + u"
+
+
+def test_public_evaluation_helpers():
+    x = jnp.array([[0.5], [2.0]])
+    lin = Operator("(1 + x**2)*u_xx - 3*u", "x")
+    coefs = lin.coefficients(x)          # in terms order: u_xx then u
+    np.testing.assert_allclose(np.asarray(coefs[0]), [1.25, 5.0])
+    np.testing.assert_allclose(np.asarray(coefs[1]), [-3.0, -3.0])
+    np.testing.assert_allclose(np.asarray(lin.evaluate(x, [jnp.ones(2), jnp.ones(2)])),
+                               [-1.75, 2.0])
+    non = Operator("u_xx + u**3", "x")
+    assert non.derivative_orders == ((0,), (2,))
+    np.testing.assert_allclose(np.asarray(non.evaluate(x, [jnp.array([2.0, 1.0]),
+                                                           jnp.array([1.0, 0.0])])), [9.0, 1.0])
+    with pytest.raises(ValueError, match="nonlinear"):
+        non.coefficients(x)
