@@ -3,17 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+OLDEST := .venv-oldest
 DEMO   ?= demo_out
 
-.PHONY: demo test test-slow bench venv clean
+.PHONY: demo test test-oldest test-slow bench venv venv-oldest clean
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# The newest supported versions, and no TensorFlow: neural-tangents declares it for its
+# TF bridge only, which ntk_pinn never loads (.ci/requirements.py lists the rest).
+$(STAMP): setup.cfg pyproject.toml .ci/requirements.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --upgrade $$($(PY) .ci/requirements.py)
+	$(PY) -m pip install -q --no-deps "neural-tangents==0.6.5" -e .
 	touch $(STAMP)
+
+# The oldest supported versions (.ci/oldest.txt), installed as a plain `pip install` would
+# (TensorFlow included): the suite then also shows that ntk_pinn keeps it unimported.
+venv-oldest: $(OLDEST)/.installed-stamp
+
+$(OLDEST)/.installed-stamp: setup.cfg pyproject.toml .ci/oldest.txt
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install -q --upgrade pip
+	$(OLDEST)/bin/python -m pip install -q -e ".[test]" -c .ci/oldest.txt
+	touch $@
 
 demo: $(STAMP)
 	$(VENV)/bin/ntk-pinn kernel --operator "u_xx" --variables x --activation erf \
@@ -27,6 +41,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+test-oldest: venv-oldest
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
@@ -34,4 +51,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_kstar.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(OLDEST) $(DEMO) .pytest_cache *.egg-info

@@ -31,9 +31,9 @@ def _peak_rss_gb() -> float:
 
 def worker(task: str, width: int, n: int) -> dict:
     import jax
-    import neural_tangents as nt
 
     import ntk_pinn
+    from ntk_pinn.nt import neural_tangents as nt
 
     net = ntk_pinn.mlp(width, 2, "erf")
     op = ntk_pinn.Operator("u_xx", "x")
@@ -64,7 +64,7 @@ def worker(task: str, width: int, n: int) -> dict:
 
 def run(task: str, width: int, n: int, out: str) -> dict:
     cmd = [sys.executable, __file__, "--worker", task, "--width", str(width), "--n", str(n)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, BENCH_OUT=out)
+    env = dict(os.environ, PYTHONPATH=ROOT, BENCH_OUT=out)
     res = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
 

@@ -105,7 +105,7 @@ def run(task: str, n: int, args, activation: str | None = None,
            "--baseline-rows", str(args.baseline_rows if n > args.full_baseline_max else n)]
     if nodes:
         cmd += ["--nodes", str(nodes)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=ROOT)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

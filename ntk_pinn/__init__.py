@@ -7,8 +7,6 @@ eigenvalues. Set ``NTK_PINN_X64=0`` before import to keep JAX's default.
 
 import os as _os
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # neural-tangents imports TensorFlow
-
 import jax as _jax
 
 if _os.environ.get("NTK_PINN_X64", "1") != "0":
@@ -22,7 +20,7 @@ from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
 from ._network import ACTIVATIONS, DenseLayer, Network, mlp  # noqa: E402
 from ._operator import Operator  # noqa: E402
 from ._train import TrainResult, TrainState, gauss_newton_step, train  # noqa: E402
-from . import problems  # noqa: E402,F401
+from . import nt, problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
@@ -44,6 +42,7 @@ __all__ = [
     "kernel_blocks",
     "loss_hessian_norms",
     "mlp",
+    "nt",
     "power_iteration",
     "problems",
     "residual_fn",

@@ -10,7 +10,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from neural_tangents import stax
+from .nt import stax
 
 from . import _smooth
 

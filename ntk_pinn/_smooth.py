@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 from jax.custom_derivatives import SymbolicZero
-from neural_tangents import stax
+from .nt import stax
 
 from . import _mixture
 

@@ -7,10 +7,12 @@ fourth derivatives through a depth-2 kernel lose ~3-4 digits, so "exact" checks 
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# CLI calls in tests must not write jax's persistent compilation cache into the user's
+# home; test_nt.py turns it on explicitly in a subprocess.
+os.environ["NTK_PINN_NO_CACHE"] = "1"
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 import pytest  # noqa: E402
 import sympy as sp  # noqa: E402
 

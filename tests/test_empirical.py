@@ -5,7 +5,7 @@ neural-tangents' ``empirical_ntk_fn`` (implementation 2).
 """
 
 import jax
-import neural_tangents as nt
+from ntk_pinn.nt import neural_tangents as nt
 import numpy as np
 import pytest
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.special as ss
-from neural_tangents import stax
+from ntk_pinn.nt import stax
 from scipy import integrate
 
 import theory

@@ -1,16 +1,35 @@
 """Studies that hold the infinite-width theory against finite networks, and the reports
-the command line writes (each command is one call here)."""
+the command line writes (each command is one call here).
 
-from ._nonlinear import NonlinearStudy, nonlinear_study, plateau_status
-from ._reports import (KernelReport, PosteriorReport, SpectrumReport, TrainReport,
-                       kernel_report, posterior_report, spectrum_report, train_report)
-from ._study import fit_slope, run_grid, slope_status, slope_verdict
-from ._training import TrainingStudy, gradient_descent_run, training_study
-from ._width import WidthStudy, width_study
-from . import plots, report
+Names are imported on first use (PEP 562), so that importing ``validation`` (and the
+``ntk-pinn`` command line, e.g. ``--help``) does not load jax until a study needs it."""
 
-__all__ = ["KernelReport", "NonlinearStudy", "PosteriorReport", "SpectrumReport",
-           "TrainReport", "TrainingStudy", "WidthStudy", "fit_slope", "gradient_descent_run",
-           "kernel_report", "nonlinear_study", "plateau_status", "plots", "posterior_report",
-           "report", "run_grid", "slope_status", "slope_verdict", "spectrum_report",
-           "train_report", "training_study", "width_study"]
+import importlib
+
+_EXPORTS = {
+    "._nonlinear": ("NonlinearStudy", "nonlinear_study", "plateau_status"),
+    "._reports": ("KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
+                  "kernel_report", "posterior_report", "spectrum_report", "train_report"),
+    "._study": ("fit_slope", "run_grid", "slope_status", "slope_verdict"),
+    "._training": ("TrainingStudy", "gradient_descent_run", "training_study"),
+    "._width": ("WidthStudy", "width_study"),
+}
+_MODULES = ("plots", "report")
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(list(_WHERE) + list(_MODULES))
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'validation' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,13 +1,19 @@
 """The ``ntk-pinn`` command line: it parses, calls one function of ``validation`` (each
 command is one call from Python too) and writes that result's files.
 
-Heavy imports (jax, neural-tangents and the TensorFlow it pulls in) happen inside the
-commands, once, so that ``ntk-pinn --help`` starts quickly.
+Heavy imports (jax, neural-tangents) happen inside the commands, once, so that
+``ntk-pinn --help`` starts at once.
+
+Compiled kernels persist across runs in jax's compilation cache, under
+``$NTK_PINN_CACHE_DIR`` or else ``$XDG_CACHE_HOME/ntk-pinn/jax`` (default
+``~/.cache/ntk-pinn/jax``), so a repeated command does not recompile. ``--no-cache`` or
+``NTK_PINN_NO_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -149,10 +155,16 @@ def _add_network_args(p: argparse.ArgumentParser, width: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ntk-pinn", description="Infinite-width NTKs of physics-informed neural networks.")
+        prog="ntk-pinn", description="Infinite-width NTKs of physics-informed neural networks.",
+        epilog="Compiled kernels are cached across runs in $NTK_PINN_CACHE_DIR, else "
+               "$XDG_CACHE_HOME/ntk-pinn/jax (default ~/.cache/ntk-pinn/jax); --no-cache or "
+               "NTK_PINN_NO_CACHE=1 turns the cache off.")
+    cache_opt = argparse.ArgumentParser(add_help=False)
+    cache_opt.add_argument("--no-cache", action="store_true",
+                        help="do not use the persistent compilation cache")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    k = sub.add_parser("kernel", help="the limiting PINN kernel K* of a linear operator",
+    k = sub.add_parser("kernel", parents=[cache_opt], help="the limiting PINN kernel K* of a linear operator",
                        description="Compute K* = [[K_uu, K_ur], [K_ru, K_rr]] for a boundary "
                                    "operator and a PDE operator on the box [low, high]^d; write "
                                    "the blocks (.npz), a heatmap and the spectra (PNG).")
@@ -181,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--point-seed", type=int, default=0)
         p.add_argument("--out", required=True, help="output directory")
 
-    post = sub.add_parser("posterior", help="GP posterior (NNGP or NTK ensemble) of a problem",
+    post = sub.add_parser("posterior", parents=[cache_opt], help="GP posterior (NNGP or NTK ensemble) of a problem",
                           description="Condition the infinite-width prior on the problem's "
                                       "constraints; plot mean ± 2σ against the exact solution.")
     problem_args(post, 32)
@@ -195,11 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "the band becomes the worst-case error bound; nngp only)")
     post.add_argument("--grid", type=int, default=201, help="test points per axis")
     post.set_defaults(func=_cmd_posterior)
-    spec = sub.add_parser("spectrum", help="eigenvalues, trace ratios, adaptive weights of K*")
+    spec = sub.add_parser("spectrum", parents=[cache_opt], help="eigenvalues, trace ratios, adaptive weights of K*")
     problem_args(spec, 64)
     spec.set_defaults(func=_cmd_spectrum)
 
-    tr = sub.add_parser("train", help="train a PINN with fixed or NTK-adaptive loss weights",
+    tr = sub.add_parser("train", parents=[cache_opt], help="train a PINN with fixed or NTK-adaptive loss weights",
                         description="Full-batch training (optax); plots losses, weights and "
                                     "the error against the exact solution.")
     problem_args(tr, 128)
@@ -228,12 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     resumable = ("Resumable: each finished (width, seed) is saved under OUT/runs/ at once; "
                  "rerunning the same command skips them.")
     w = studies.add_parser(
-        "width", help="empirical NTK at initialization vs K* over widths and seeds",
+        "width", parents=[cache_opt], help="empirical NTK at initialization vs K* over widths and seeds",
         description=resumable)
     common(w, [64, 128, 256, 512, 1024], 32)
     w.set_defaults(func=_cmd_study_width)
     t = studies.add_parser(
-        "training", help="NTK drift during gradient descent and loss vs exp(-K* t)",
+        "training", parents=[cache_opt], help="NTK drift during gradient descent and loss vs exp(-K* t)",
         description=resumable)
     common(t, [64, 256, 1024], 16)
     t.add_argument("--lr", type=float, default=None, help="default 1 / lambda_max(K*)")
@@ -241,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--record-every", type=int, default=40)
     t.set_defaults(func=_cmd_study_training)
     n = studies.add_parser(
-        "nonlinear", help="linear vs nonlinear operator: K(0) spread, NTK drift, Hessians",
+        "nonlinear", parents=[cache_opt], help="linear vs nonlinear operator: K(0) spread, NTK drift, Hessians",
         description=resumable)
     common(n, [64, 128, 256, 512, 1024], 16)
     n.set_defaults(problem="nonlinear_poisson_1d", seeds=[0, 1, 2, 3],
@@ -258,8 +270,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cache_dir() -> Path | None:
+    """The persistent compilation cache directory of CLI runs (None: turned off)."""
+    if os.environ.get("NTK_PINN_NO_CACHE", "0") not in ("", "0"):
+        return None
+    if os.environ.get("NTK_PINN_CACHE_DIR"):
+        return Path(os.environ["NTK_PINN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ntk-pinn" / "jax"
+
+
+def _use_compilation_cache(path: Path) -> None:
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # Cache every compiled kernel: the derivative graphs of K* take seconds each.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    path = None if args.no_cache else cache_dir()
+    if path is not None:
+        _use_compilation_cache(path)
     try:
         return args.func(args)
     except ValueError as err:
