@@ -46,3 +46,13 @@ def test_no_package_imports_another_packages_private_modules():
         assert not back.search(path.read_text()), f"ntk_pinn/{path.name} imports upward"
     for path in (ROOT / "theory").glob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+validation\b", path.read_text(), re.M), path
+
+
+def test_neural_tangents_is_imported_in_one_module_only():
+    # ntk_pinn/nt.py adapts it to the jax at hand; everything else goes through it.
+    pattern = re.compile(r"^\s*(from\s+neural_tangents\b|import\s+neural_tangents\b)", re.M)
+    offenders = [str(path.relative_to(ROOT))
+                 for folder in PACKAGES + ("tests", "benchmarks")
+                 for path in (ROOT / folder).glob("*.py")
+                 if pattern.search(path.read_text()) and path != ROOT / "ntk_pinn" / "nt.py"]
+    assert offenders == []
