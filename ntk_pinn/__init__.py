@@ -15,6 +15,7 @@ if _os.environ.get("NTK_PINN_X64", "1") != "0":
 from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks  # noqa: E402
 from ._empirical import empirical_kernel, residual_fn, residual_vector_fn  # noqa: E402
 from ._forms import Term  # noqa: E402
+from ._memory import available_memory, check_memory, memory_limit  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
 from ._network import ACTIVATIONS, DenseLayer, Network, mlp  # noqa: E402
@@ -36,11 +37,14 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "as_blocks",
+    "available_memory",
+    "check_memory",
     "empirical_kernel",
     "gauss_newton_step",
     "hvp",
     "kernel_blocks",
     "loss_hessian_norms",
+    "memory_limit",
     "mlp",
     "nt",
     "power_iteration",

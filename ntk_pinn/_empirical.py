@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,7 @@ import numpy as np
 
 from . import _fast_empirical
 from ._blocks import BlockKernel, kernel_blocks
+from ._memory import check_memory
 from ._network import Network
 from ._operator import Operator
 
@@ -59,8 +61,30 @@ def _gram(ja, jb) -> jnp.ndarray:
 METHODS = ("fast", "generic")
 
 
+def _memory_parts(net: Network, params, rows, cols, method: str) -> dict:
+    """The dense arrays ``empirical_kernel`` allocates (shapes, bytes per entry)."""
+    n1, n2 = sum(b.size for b in rows), sum(b.size for b in cols)
+    parts = {"kernel (float64)": ((n1, n2), 8)}
+    blocks = {id(b): b for b in rows + cols}.values()
+    if method == "generic":
+        n_params = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params))
+        parts["per-point parameter gradients"] = ((sum(b.size for b in blocks), n_params), 8)
+        return parts
+
+    def components(op):  # Leibniz terms of the fast path's factors A_k ⊗ B_k
+        return sum(math.prod(k + 1 for k in a) for a in op.derivative_orders)
+
+    width = sum(2 * layer.width for layer in net.layers)
+    parts["per-layer factors of every block"] = (
+        (sum(b.size * components(b.operator) for b in blocks), width), 8)
+    parts["largest Gram intermediate (2 x P x Q x K x K')"] = (
+        (2, max(r.size * components(r.operator) for r in rows),
+         max(c.size * components(c.operator) for c in cols)), 8)
+    return parts
+
+
 def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
-                     method: str = "fast") -> BlockKernel:
+                     method: str = "fast", memory_limit: int | None = None) -> BlockKernel:
     """The empirical PINN NTK of the finite network ``net`` at ``params``.
 
     Same ``blocks`` convention and result as :func:`theory.limiting_kernel`; entry
@@ -71,12 +95,20 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
     of Hadamard products of small Gram matrices of Taylor-mode activations and
     sensitivities (``_fast_empirical``). ``method="generic"`` forms per-point parameter
     gradients with ``vmap(grad)`` (memory ``n * n_params``): the reference.
+
+    The memory it needs is estimated first and a kernel that would exceed
+    ``ntk_pinn.memory_limit(memory_limit)`` is refused (ValueError) before any work.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     rows, cols = kernel_blocks(blocks, blocks2)
     for b in rows + (() if cols is rows else cols):
         net.check_differentiable(b.operator)
+    check_memory(_memory_parts(net, params, rows, cols, method),
+                 f"empirical_kernel ({method}) over {sum(b.size for b in rows)} x "
+                 f"{sum(b.size for b in cols)} points at width {net.width}",
+                 "Use fewer points" + (", method='fast'" if method == "generic" else "")
+                 + ", or compute the blocks separately.", memory_limit)
     cache = {}
 
     if method == "fast":

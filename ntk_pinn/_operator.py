@@ -123,7 +123,9 @@ class Operator:
             )
 
     def check_points(self, points, name: str = "points") -> np.ndarray:
-        """Validate ``points: (n, d)`` (or ``(n,)`` when ``d == 1``); float64 copy."""
+        """Validate ``points: (n, d)``; float64 copy. For a one-variable operator a 1-D
+        array ``(n,)`` means ``n`` points (it becomes ``(n, 1)``); for ``d > 1`` it is
+        refused, since it could be one point or ``n`` of them."""
         arr = np.asarray(points, dtype=np.float64) if not isinstance(points, jax.Array) \
             else np.asarray(points).astype(np.float64)
         if arr.ndim == 1 and self.dim == 1:

@@ -50,9 +50,11 @@ def test_nngp_posterior_equals_dense_computation(rng):
     K = theory.limiting_kernel(net, blocks, kind="nngp").matrix + 1e-3 * np.eye(8)
     Ks = theory.limiting_kernel(net, [(Operator("u_x", "x"), xt)], blocks, kind="nngp").matrix
     Kss = theory.limiting_kernel(net, [(Operator("u_x", "x"), xt)], kind="nngp").matrix
-    post = theory.gp_posterior(net, obs, xt, test_operator=Operator("u_x", "x"), noise=1e-3)
+    post = theory.gp_posterior(net, obs, xt, test_operator=Operator("u_x", "x"), noise=1e-3,
+                               full_cov=True)
     assert rel_err(post.mean, Ks @ np.linalg.solve(K, y)) < 1e-9
     assert rel_err(post.cov, Kss - Ks @ np.linalg.solve(K, Ks.T)) < 1e-8
+    assert rel_err(post.std, np.sqrt(np.diag(post.cov))) < 1e-8
 
 
 def _ntk_dense(net, obs, xt):
@@ -246,3 +248,36 @@ def test_wave_is_solved_with_a_shorter_length_scale_prior():
     assert np.linalg.norm(post.mean - exact) / np.linalg.norm(exact) < 5e-3
     _assert_band_covers(post, exact, 0.7)
     assert np.mean(3 * post.std) < 0.05 * np.max(np.abs(exact))
+
+
+def test_observations_the_kernel_cannot_fit_are_refused():
+    # u(0) = 0 and u(0) = 1 at noise = 0 returned mean 0.395 with sigma 3e-8 there.
+    net, op = mlp(8, 2), Operator("u", "x")
+    x = np.array([[0.0], [0.0], [0.5]])
+    xt = np.linspace(0, 1, 5)[:, None]
+    with pytest.raises(ValueError, match=r"observations disagree.*obs0\[0\] = 0.*obs0\[1\] = 1"
+                                         r".*noise="):
+        theory.gp_posterior(net, [(op, x, np.array([0.0, 1.0, 0.3]))], xt)
+    near = np.array([[0.0], [1e-9], [0.5]])     # not the same point: caught by the misfit
+    with pytest.raises(ValueError, match=r"cannot fit 2 observation\(s\).*obs0\[0\]"):
+        theory.gp_posterior(net, [(op, near, np.array([0.0, 1.0, 0.3]))], xt)
+    split = [(op, x[:1], np.array([0.0])), (op, x[1:2], np.array([1.0]))]
+    with pytest.raises(ValueError, match="observations disagree"):
+        theory.gp_posterior(net, split, xt)      # across observations too
+    post = theory.gp_posterior(net, [(op, near, np.array([0.0, 1.0, 0.3]))], xt, noise=0.1)
+    assert 0.2 < post.mean[0] < 0.8              # with noise: a compromise, as asked
+
+
+def test_arguments_that_do_not_apply_are_refused():
+    net, op = mlp(8, 2), Operator("u", "x")
+    obs = [(op, np.array([[0.0], [1.0]]), np.zeros(2))]
+    xt = np.linspace(0, 1, 3)[:, None]
+    with pytest.raises(ValueError, match="NNGP posterior has neither"):
+        theory.gp_posterior(net, obs, xt, kind="nngp", t=1.0)
+    with pytest.raises(ValueError, match="NNGP posterior has neither"):
+        theory.gp_posterior(net, obs, xt, weights=(2.0,))
+    with pytest.raises(ValueError, match="positive numbers"):
+        theory.gp_posterior(net, obs, xt, kind="ntk", weights=(-1.0,))   # t=None too
+    # (n,) points for a one-variable operator are n points (documented), as (n, 1):
+    a = theory.gp_posterior(net, obs, np.linspace(0, 1, 3))
+    np.testing.assert_array_equal(a.mean, theory.gp_posterior(net, obs, xt).mean)

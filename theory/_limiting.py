@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ntk_pinn import Block, BlockKernel, Network, Operator, kernel_blocks
+from ntk_pinn import Block, BlockKernel, Network, Operator, check_memory, kernel_blocks
 
-__all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "operator_kernel_fn",
-           "plan_kernel"]
+__all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "limiting_kernel_diagonal",
+           "operator_kernel_fn", "plan_kernel"]
 
 KINDS = ("ntk", "nngp")
 # Tiles of about this many entries bound the memory of the derivative intermediates
@@ -28,6 +28,9 @@ KINDS = ("ntk", "nngp")
 _TILE_ENTRIES = 2 ** 18
 _MIN_TILE_ENTRIES = 2 ** 12
 _PROGRESS_ENTRIES = 2 ** 24
+# Arrays of a tile's size that the nested-JVP graph keeps alive at once (an estimate for
+# the memory check; measured peaks of depth-2 fourth-order tiles are below this).
+_TILE_ARRAYS = 64
 
 
 def _check_kind(kind: str) -> None:
@@ -120,26 +123,43 @@ class KernelPlan:
         return sum(p.row.size * p.col.size for p in self.pairs)
 
 
-def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
-                batch_size: int | None = None) -> KernelPlan:
-    """Validate the inputs of :func:`limiting_kernel` and plan its computation (see
-    :class:`KernelPlan`); nothing is compiled or evaluated."""
-    _check_kind(kind)
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    rows, cols = kernel_blocks(blocks, blocks2)
-    for r in rows:
-        for c in cols:
-            _check_pair(net, r.operator, c.operator)
+def _with_quadrature(net: Network, points: np.ndarray, order: int) -> tuple[Network, dict]:
+    """``(net with its quadrature degree fixed, info)``: a degree left unset is chosen from
+    an error estimate at the variances ``points`` reach, for ``order`` derivatives."""
     info = {}
     if net.uses_quadrature and net.quadrature_degree is None:
-        # Degree from an error estimate at the variances these points reach.
-        points = np.concatenate([b.points for b in rows + cols])
-        order = max(r.operator.order for r in rows) + max(c.operator.order for c in cols)
         net, info["estimated_error"] = net.choose_quadrature(points, order, with_estimate=True)
     if net.uses_quadrature:
         info["quadrature_degree"] = net.quadrature_degree
         info["method"] = "erf mixture" if net.smooth.exact else "Gauss-Hermite + Price"
+    return net, info
+
+
+def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
+                batch_size: int | None = None, memory_limit: int | None = None
+                ) -> KernelPlan:
+    """Validate the inputs of :func:`limiting_kernel` and plan its computation (see
+    :class:`KernelPlan`); nothing is compiled or evaluated. Refuses (ValueError) a kernel
+    whose memory (the dense result and one tile's intermediates) would exceed
+    ``ntk_pinn.memory_limit(memory_limit)``."""
+    _check_kind(kind)
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    rows, cols = kernel_blocks(blocks, blocks2)
+    n1, n2 = sum(b.size for b in rows), sum(b.size for b in cols)
+    tile = (batch_size or int(math.isqrt(_TILE_ENTRIES))) ** 2
+    check_memory({"K* (float64)": ((n1, n2), 8),
+                  "one tile's derivative intermediates (estimate)":
+                      ((min(tile, n1 * n2), _TILE_ARRAYS * net.pair_cost), 8)},
+                 f"limiting_kernel over {n1} x {n2} points",
+                 "Use fewer points, a smaller batch_size, or only the diagonal "
+                 "(theory.limiting_kernel_diagonal).", memory_limit)
+    for r in rows:
+        for c in cols:
+            _check_pair(net, r.operator, c.operator)
+    net, info = _with_quadrature(
+        net, np.concatenate([b.points for b in rows + cols]),
+        max(r.operator.order for r in rows) + max(c.operator.order for c in cols))
     # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
     tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
     pairs = []
@@ -196,9 +216,35 @@ def _fill_block(fn, pair: PairPlan, out: np.ndarray, n_devices: int, bar) -> Non
         store(*pending)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled_diagonal(net: Network, op: Operator, kind: str):
+    fn = operator_kernel_fn(net, op, op, kind)
+    return jax.jit(jax.vmap(lambda x: fn(x[None], x[None])[0, 0]))
+
+
+def limiting_kernel_diagonal(net: Network, operator: Operator, points, kind: str = "ntk", *,
+                             batch_size: int = 2048) -> np.ndarray:
+    """The diagonal ``L_x L_x' Θ(x_i, x_i)`` of one block of ``K*`` at ``points: (n, d)``,
+    without the block: ``(n,)``, memory ``O(n)``. Evaluated ``batch_size`` points at a
+    time (one compiled shape)."""
+    _check_kind(kind)
+    if not isinstance(operator, Operator):
+        raise ValueError(f"operator must be an ntk_pinn.Operator, got "
+                         f"{type(operator).__name__}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    x = operator.check_points(points)
+    _check_pair(net, operator, operator)
+    net, _ = _with_quadrature(net, x, 2 * operator.order)
+    fn = _compiled_diagonal(net, operator, kind)
+    b = min(batch_size, x.shape[0])
+    xp = _pad_rows(x, b)
+    return np.concatenate([np.asarray(fn(xp[i:i + b])) for i in range(0, len(xp), b)])[:len(x)]
+
+
 def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
-                    batch_size: int | None = None, progress: bool | None = None
-                    ) -> BlockKernel:
+                    batch_size: int | None = None, progress: bool | None = None,
+                    memory_limit: int | None = None) -> BlockKernel:
     """The infinite-width PINN kernel ``K*`` (``kind="ntk"``) or NNGP (``"nngp"``).
 
     Args:
@@ -212,6 +258,8 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         per tile), which bounds memory; tiles are spread over all local devices, and a
         diagonal block computes only the tiles on and above its diagonal.
       progress: show a progress bar (default: for kernels over 2**24 entries).
+      memory_limit: bytes the computation may plan to use (default: ``NTK_PINN_MEMORY_LIMIT``
+        or 80% of the memory available); a larger kernel is refused before any work.
 
     Returns:
       A :class:`ntk_pinn.BlockKernel` whose block ``(a, b)`` has entries
@@ -220,7 +268,8 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
     Everything decided before computing (validation, the quadrature degree, which blocks
     and tiles are computed) is one :func:`plan_kernel`, which also sets the progress total.
     """
-    plan = plan_kernel(net, blocks, blocks2, kind, batch_size=batch_size)
+    plan = plan_kernel(net, blocks, blocks2, kind, batch_size=batch_size,
+                       memory_limit=memory_limit)
     n_devices = jax.local_device_count()
     by_pair = {(p.row.name, p.col.name): p for p in plan.pairs}
     show = (plan.entries * plan.net.pair_cost >= _PROGRESS_ENTRIES if progress is None

@@ -41,9 +41,9 @@ import dataclasses
 import numpy as np
 import scipy.linalg as sla
 
-from ntk_pinn import Network, Operator
+from ntk_pinn import Network, Operator, check_memory, memory_limit as _memory_limit
 
-from ._limiting import _check_kind, limiting_kernel
+from ._limiting import _check_kind, limiting_kernel, limiting_kernel_diagonal
 
 __all__ = ["Posterior", "gp_posterior", "stable_cholesky"]
 
@@ -53,16 +53,13 @@ _JITTERS = (0.0,) + tuple(10.0 ** k for k in range(-15, -3))
 @dataclasses.dataclass(frozen=True)
 class Posterior:
     mean: np.ndarray       # (n_test,)
-    cov: np.ndarray        # (n_test, n_test)
+    std: np.ndarray        # (n_test,) posterior standard deviation (times the amplitude)
     jitter: float          # relative jitter added to the (Jacobi-scaled) train kernel
     kind: str
     t: float | None
     scale: float = 1.0     # prior amplitude the covariance was multiplied by (calibrate)
     resolution: float = 0.0  # absolute round-off resolution of std (see module docstring)
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
+    cov: np.ndarray | None = None  # (n_test, n_test), only with gp_posterior(full_cov=True)
 
     def covers(self, values, k: float = 3.0) -> np.ndarray:
         """``|values - mean| <= k std + resolution``, per test point (bool array)."""
@@ -120,16 +117,92 @@ def _observations(observations):
     return dict(blocks), np.concatenate(values)
 
 
+def _check_duplicates(train: dict, y: np.ndarray) -> None:
+    """Refuse the same functional observed at the same point with different values."""
+    start = 0
+    groups = {}
+    for name, (op, x) in train.items():
+        for i, row in enumerate(x):
+            groups.setdefault((op, row.tobytes()), []).append((start + i, name, i))
+        start += len(x)
+    scale = max(float(np.max(np.abs(y))), 1.0)
+    for (op, _), rows in groups.items():
+        values = y[[r for r, _, _ in rows]]
+        if len(rows) > 1 and np.ptp(values) > 1e-12 * scale:
+            where = ", ".join(f"{name}[{i}] = {y[r]:.6g}" for r, name, i in rows[:4])
+            raise ValueError(
+                f"observations disagree: {op} is observed at the same point with different "
+                f"values ({where}); with noise = 0 the posterior would interpolate both. "
+                "Fix the data, or give an observation-noise variance (noise=...).")
+
+
+# With noise = 0 the posterior mean must reproduce the data. Misfit per row, in units of
+# that functional's prior std sqrt(K_ii), measured: at most 5.8e-4 on the built-in problems
+# (poisson_1d, wave_1d at 3000 + 3x300 points: the jittered solve of an ill-conditioned
+# kernel), 0.42-0.48 for one functional observed at the same point (or 1e-9 apart) with
+# values 0 and 1. Bound 0.05.
+_FIT_TOL = 0.05
+
+
+def _check_fit(K: np.ndarray, alpha: np.ndarray, y: np.ndarray, train: dict) -> None:
+    misfit = np.abs(K @ alpha - y) / np.sqrt(np.diag(K))
+    bad = np.flatnonzero(misfit > _FIT_TOL)
+    if bad.size:
+        names = [(name, i) for name, (_, x) in train.items() for i in range(len(x))]
+        where = ", ".join(f"{names[r][0]}[{names[r][1]}] (misfit {misfit[r]:.2g} prior std)"
+                          for r in bad[:4])
+        raise ValueError(
+            f"the kernel cannot fit {bad.size} observation(s) at noise = 0: {where}. "
+            "Near-duplicate points with different values, or data no function of the prior "
+            "explains; fix the data or give an observation-noise variance (noise=...).")
+
+
+def _ntk_map(net, train, t, weights, memory_limit):
+    """``M`` with ``A = Θ_xX M`` (the trained ensemble's map from data), and the jitter."""
+    T = limiting_kernel(net, train, kind="ntk", memory_limit=memory_limit).matrix
+    if t is None:
+        L, d, jitter = stable_cholesky(T, "NTK train kernel")
+        return (lambda T_sX: _solve(L, d, T_sX.T).T), jitter
+    lam = np.ones(len(T)) if weights is None else np.concatenate(
+        [np.full(len(b[1]), float(w)) for b, w in zip(train.values(), weights)])
+    s = np.sqrt(lam)
+    e, V = np.linalg.eigh(s[:, None] * T * s[None, :])
+    e = np.clip(e, 0.0, None)
+    # (1 - exp(-e t)) / e, equal to t in the limit e -> 0
+    g = np.where(e * t > 1e-12, -np.expm1(-e * t) / np.where(e > 0, e, 1.0), t)
+    M = (s[:, None] * V * g) @ V.T * s
+    return (lambda T_sX: T_sX @ M), 0.0
+
+
 def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: float | None = None,
                  test_operator: Operator | None = None, noise: float = 0.0,
-                 weights=None, calibrate: bool | str = False) -> Posterior:
-    """Posterior of ``test_operator[u]`` (default ``u``) at ``x_test: (n, d)`` given
-    ``observations``: ``(operator, points (n_i, d), values (n_i,))`` triples. See module
-    docstring for ``kind`` and ``t``; ``weights`` (one per observation, default 1) are the
-    loss weights of the NTK dynamics; ``noise`` is an observation-noise variance (NNGP).
-    ``calibrate``: ``False``/``"none"``, ``True``/``"mle"`` (maximum-likelihood prior
-    amplitude ``y^T K^-1 y / n``) or ``"rkhs"`` (``y^T K^-1 y``: the worst-case error bound
-    of kernel interpolation, NNGP only); see the module docstring.
+                 weights=None, calibrate: bool | str = False, *, full_cov: bool = False,
+                 batch_size: int | None = None, memory_limit: int | None = None) -> Posterior:
+    """Posterior of ``test_operator[u]`` (default ``u``) at ``x_test`` given ``observations``.
+
+    Args:
+      net: the network spec whose NNGP / NTK are the prior and the dynamics.
+      observations: ``(operator, points (n_i, d), values (n_i,))`` triples. The same
+        operator at the same point with different values is refused (a ValueError naming
+        the rows), and at ``noise = 0`` so are data the kernel cannot fit.
+      x_test: ``(n, d)``; for a one-variable operator ``(n,)`` is read as ``n`` points.
+      kind: ``"nngp"`` (Bayesian posterior) or ``"ntk"`` (infinite ensemble trained by
+        gradient flow); see the module docstring.
+      t: training time of the NTK ensemble (``None``: converged). Refused with
+        ``kind="nngp"``, which has no training time.
+      test_operator: the functional predicted (default ``u``), e.g. ``u_x``.
+      noise: observation-noise variance added to the NNGP train kernel.
+      weights: one positive loss weight per observation, for ``kind="ntk"`` (the weighted
+        gradient flow; with ``t=None`` positive weights do not move the converged
+        ensemble). Refused with ``kind="nngp"``.
+      calibrate: ``False``/``"none"``, ``True``/``"mle"`` (maximum-likelihood prior
+        amplitude ``y^T K^-1 y / n``) or ``"rkhs"`` (``y^T K^-1 y``: the worst-case error
+        bound of kernel interpolation, NNGP only); see the module docstring.
+      full_cov: also form the ``(n, n)`` test covariance (``.cov``); by default only its
+        diagonal (``.std``) is computed, in row blocks, with memory linear in ``n``.
+      batch_size: test points per row block (default: about 2**22 entries per block).
+      memory_limit: bytes the computation may plan to use (default ``NTK_PINN_MEMORY_LIMIT``
+        or 80% of the memory available); larger problems are refused before any work.
     """
     _check_kind(kind)
     mode = {False: "none", True: "mle"}[calibrate] if isinstance(calibrate, bool) else calibrate
@@ -140,62 +213,79 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
         raise ValueError("calibrate='rkhs' is the error bound of the NNGP posterior (kernel "
                          "interpolation); the NTK ensemble's covariance is not a power "
                          "function. Use kind='nngp' or calibrate='mle'.")
+    if kind == "nngp" and (t is not None or weights is not None):
+        raise ValueError(f"t and weights belong to the NTK ensemble (gradient flow); the "
+                         f"NNGP posterior has neither (got t={t!r}, weights={weights!r}). "
+                         "Drop them, or use kind='ntk'.")
+    if t is not None and not (np.isfinite(t) and t >= 0):
+        raise ValueError(f"t must be >= 0 or None, got {t!r}.")
+    if noise < 0 or not np.isfinite(noise):
+        raise ValueError(f"noise must be a finite variance >= 0, got {noise!r}.")
     train, y = _observations(observations)
+    if weights is not None and (len(weights) != len(train) or not all(
+            np.isfinite(w) and w > 0 for w in weights)):
+        raise ValueError(f"weights must be {len(train)} positive numbers (one per "
+                         f"observation), got {weights!r}.")
+    _check_duplicates(train, y)
     first = next(iter(train.values()))[0]
     test_operator = test_operator or Operator("u", first.variables)
     x_test = test_operator.check_points(x_test, "x_test")
-    test = {"test": (test_operator, x_test)}
-    if noise < 0 or not np.isfinite(noise):
-        raise ValueError(f"noise must be a finite variance >= 0, got {noise!r}.")
-    K = limiting_kernel(net, train, kind="nngp").matrix
-    K_sX = limiting_kernel(net, test, train, kind="nngp").matrix
-    K_ss = limiting_kernel(net, test, kind="nngp").matrix
-    L, d, jitter = stable_cholesky(K + noise * np.eye(len(K)), "NNGP train kernel")
+    n, m = len(y), len(x_test)
+    b = min(m, batch_size or max(1, 2 ** 22 // n))
+    parts = {"train kernels (K, its factor, Θ)": ((3 + (kind == "ntk"), n, n), 8),
+             "test row block (kernels and products)": ((6, b, n), 8)}
+    if full_cov:
+        parts["test covariance and cross kernels (full_cov=True)"] = ((2, m, m + n), 8)
+    check_memory(parts, f"gp_posterior with {n} observations and {m} test points",
+                 "Use fewer test points or observations, a smaller batch_size"
+                 + (", or full_cov=False (std only)." if full_cov else "."), memory_limit)
+    limit = _memory_limit(memory_limit)
+    K = limiting_kernel(net, train, kind="nngp", memory_limit=limit).matrix
+    L, d, jitter = stable_cholesky(K + noise * np.eye(n), "NNGP train kernel")
     alpha = _solve(L, d, y)                                      # (K + noise)^-1 y
+    if noise == 0:
+        _check_fit(K, alpha, y, train)
     norm2 = float(y @ alpha)                                     # ||m||_H^2
-    scale = {"none": 1.0, "mle": norm2 / len(y), "rkhs": norm2}[mode]
-    if kind == "nngp":
-        B = _solve(L, d, K_sX.T).T                               # K_sX K^-1
-        BK = B @ K_sX.T
-        cov = scale * (K_ss - BK)
-        return Posterior(K_sX @ alpha, cov, jitter, kind, t, scale,
-                         _resolution(cov, [K_ss, BK], scale, len(y)))
-    T = limiting_kernel(net, train, kind="ntk").matrix
-    T_sX = limiting_kernel(net, test, train, kind="ntk").matrix
-    if t is None:
-        L, d, jitter = stable_cholesky(T, "NTK train kernel")
-        A = _solve(L, d, T_sX.T).T                                # Θ_xX Θ^-1
-    else:
-        if t < 0:
-            raise ValueError(f"t must be >= 0 or None, got {t!r}.")
-        if weights is not None and (len(weights) != len(train) or not all(
-                np.isfinite(w) and w > 0 for w in weights)):
-            raise ValueError(f"weights must be {len(train)} positive numbers (one per "
-                             f"observation), got {weights!r}.")
-        lam = np.ones(len(T)) if weights is None else np.concatenate(
-            [np.full(len(b[1]), float(w)) for b, w in zip(train.values(), weights)])
-        s = np.sqrt(lam)
-        e, V = np.linalg.eigh(s[:, None] * T * s[None, :])
-        e = np.clip(e, 0.0, None)
-        # (1 - exp(-e t)) / e, equal to t in the limit e -> 0
-        g = np.where(e * t > 1e-12, -np.expm1(-e * t) / np.where(e > 0, e, 1.0), t)
-        A = (T_sX * s) @ (V * g) @ V.T * s
-        jitter = 0.0
-    mean = A @ y
+    scale = {"none": 1.0, "mle": norm2 / n, "rkhs": norm2}[mode]
+    if kind == "ntk":
+        A_of, jitter = _ntk_map(net, train, t, weights, limit)
+    test_of = lambda rows: {"test": (test_operator, x_test[rows])}  # noqa: E731
+    k_ss = limiting_kernel_diagonal(net, test_operator, x_test, "nngp")
+    mean, var, size, A_rows = np.empty(m), np.empty(m), np.abs(k_ss), []
+    for start in range(0, m, b):
+        rows = slice(start, min(start + b, m))
+        K_sX = limiting_kernel(net, test_of(rows), train, kind="nngp",
+                               memory_limit=limit).matrix
+        if kind == "nngp":
+            A = _solve(L, d, K_sX.T).T                           # K_sX K^-1
+            mean[rows] = K_sX @ alpha
+            terms = [-np.sum(A * K_sX, axis=1)]
+        else:
+            A = A_of(limiting_kernel(net, test_of(rows), train, kind="ntk",
+                                     memory_limit=limit).matrix)
+            mean[rows] = A @ y
+            AK = np.sum(A * K_sX, axis=1)
+            terms = [-AK, -AK, np.sum((A @ K) * A, axis=1)]
+        var[rows] = k_ss[rows] + sum(terms)
+        size[rows] += sum(np.abs(term) for term in terms)
+        if full_cov:
+            A_rows.append((A, K_sX))
+    var *= scale
+    cov = None
+    if full_cov:
+        cov = scale * _full_cov(net, test_operator, x_test, K,
+                                np.concatenate([k for _, k in A_rows]),
+                                np.concatenate([a for a, _ in A_rows]), kind, limit)
+    res = max(np.sqrt(n) * np.finfo(np.float64).eps * scale * float(np.max(size)),
+              float(-min(np.min(var), 0.0)))
+    return Posterior(mean, np.sqrt(np.clip(var, 0.0, None)), jitter, kind, t, scale,
+                     float(np.sqrt(res)), cov)
+
+
+def _full_cov(net, op, x, K, K_sX, A, kind, limit) -> np.ndarray:
+    """The unit-amplitude test covariance: ``K_ss - A K_Xs`` (NNGP, ``A = K_sX K^-1``) or
+    ``K_ss - A K_Xs - K_sX A^T + A K A^T`` (NTK ensemble), symmetrized."""
+    K_ss = limiting_kernel(net, {"test": (op, x)}, kind="nngp", memory_limit=limit).matrix
     AK = A @ K_sX.T
-    AKA = A @ K @ A.T
-    cov = scale * (K_ss - AK - AK.T + AKA)
-    cov = (cov + cov.T) / 2
-    return Posterior(mean, cov, jitter, kind, t, scale,
-                     _resolution(cov, [K_ss, AK, AK, AKA], scale, len(y)))
-
-
-def _resolution(cov, terms, scale, n) -> float:
-    """Absolute resolution of the std. The variance is a sum of ``terms`` (matrices whose
-    diagonals nearly cancel), each a length-``n`` dot product: its round-off level is
-    ``sqrt(n) eps sum |diag(term)|`` (random-walk rounding; times the amplitude), or the
-    largest variance that came out negative, whichever is larger; the square root of that."""
-    size = sum(np.abs(np.diag(term)) for term in terms)
-    var_res = max(np.sqrt(n) * np.finfo(np.float64).eps * scale * float(np.max(size)),
-                  float(-min(np.min(np.diag(cov)), 0.0)))
-    return float(np.sqrt(var_res))
+    cov = K_ss - AK if kind == "nngp" else K_ss - AK - AK.T + A @ K @ A.T
+    return (cov + cov.T) / 2
