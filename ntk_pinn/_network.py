@@ -79,6 +79,21 @@ class DenseLayer:
 _DEFAULT_INPUT_SCALE = 1.0
 
 
+def _check_traceable(fn) -> None:
+    """Refuse a callable activation that jax cannot trace (e.g. ``np.tanh``) or that is not
+    elementwise, before anything is built from it."""
+    name = getattr(fn, "__name__", repr(fn))
+    try:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((3,), jnp.float32))
+    except Exception as err:  # TracerArrayConversionError, TypeError, ...
+        raise ValueError(
+            f"activation {name!r} is not traceable by jax ({type(err).__name__}); write it "
+            "with jax.numpy (e.g. jnp.tanh instead of np.tanh).") from None
+    if getattr(out, "shape", None) != (3,):
+        raise ValueError(f"activation {name!r} must act elementwise (R -> R on each entry); "
+                         f"it maps shape (3,) to {getattr(out, 'shape', out)!r}.")
+
+
 def _probe_smoothness(act: _smooth.SmoothActivation, order: int) -> int | None:
     """First derivative order <= ``order`` at which autodiff of a user callable disagrees
     with a finite difference of the order below (a kink or jump), else None."""
@@ -128,6 +143,8 @@ class Network:
                 f"unknown activation {self.activation!r}; choose one of "
                 f"{sorted(ACTIVATIONS)} or pass a smooth callable."
             )
+        if callable(self.activation):
+            _check_traceable(self.activation)
         for field in ("W_std", "b_std"):
             value = getattr(self, field)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):

@@ -81,3 +81,11 @@ def test_layers_and_activation_names():
     assert all(isinstance(name, str) for name in ntk_pinn.ACTIVATIONS)
     with pytest.raises(ValueError, match="expected the parameters of this network"):
         net.forward(mlp(8, 1).init(jax.random.PRNGKey(0), 1), np.zeros(1))
+
+
+def test_a_callable_activation_jax_cannot_trace_is_refused_at_once():
+    with pytest.raises(ValueError, match=r"'tanh' is not traceable by jax.*jnp.tanh"):
+        mlp(8, 1, np.tanh)
+    with pytest.raises(ValueError, match="must act elementwise"):
+        mlp(8, 1, lambda z: z.sum())
+    assert mlp(8, 1, jax.numpy.tanh).activation is jax.numpy.tanh

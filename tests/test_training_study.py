@@ -44,8 +44,9 @@ def test_training_study_drift_shrinks_and_prediction_is_the_linear_ode(tmp_path)
 def test_training_study_bad_inputs():
     net, problem = mlp(8, 1), problems.poisson_1d()
     with pytest.raises(ValueError, match="multiple of record_every"):
-        validation.training_study(net, problem, (8,), (0,), steps=10, record_every=3)
+        validation.training_study(net, problem, (8, 16), (0,), steps=10, record_every=3)
     with pytest.raises(ValueError, match="lr must be a positive number"):
-        validation.training_study(net, problem, (8,), (0,), lr=-1.0, steps=2, record_every=1)
+        validation.training_study(net, problem, (8, 16), (0,), lr=-1.0, steps=2,
+                                  record_every=1)
     with pytest.raises(ValueError, match="every width must be an integer >= 1"):
         validation.training_study(net, problem, (0,), (0,))

@@ -59,10 +59,10 @@ def test_width_study_bad_inputs():
     with pytest.raises(ValueError, match="every width must be an integer >= 1, got 0"):
         validation.width_study(net, blocks, (0, 8), (0,))
     with pytest.raises(ValueError, match="seeds is empty"):
-        validation.width_study(net, blocks, (8,), ())
+        validation.width_study(net, blocks, (8, 16), ())
     mismatched = dict(blocks, r=(Operator("u_tt", "t"), np.zeros((3, 1))))
     with pytest.raises(ValueError, match="different variables"):
-        validation.width_study(net, mismatched, (8,), (0,))
+        validation.width_study(net, mismatched, (8, 16), (0,))
 
 
 def test_fit_slope_recovers_a_power_law():
@@ -115,7 +115,57 @@ def test_width_study_writes_itself_from_python(tmp_path):
 
 def test_run_dir_with_another_configuration_is_refused(tmp_path):
     net, blocks = mlp(8, 1), _small_blocks()
-    validation.width_study(net, blocks, (8,), (0,), run_dir=tmp_path, progress=False)
+    validation.width_study(net, blocks, (8, 16), (0,), run_dir=tmp_path,
+                           progress=False)
     moved = dict(blocks, r=(blocks["r"][0], blocks["r"][1] + 0.01))
     with pytest.raises(ValueError, match="another configuration"):
-        validation.width_study(net, moved, (8,), (0,), run_dir=tmp_path, progress=False)
+        validation.width_study(net, moved, (8, 16), (0,), run_dir=tmp_path,
+                               progress=False)
+
+
+@pytest.mark.parametrize("widths,seeds,match", [
+    ((64,), (0, 1), "at least two distinct widths"),
+    ((64, 64), (0, 1), "repeat a width"),
+    ((16, 64), (1, 1), "repeat a seed"),
+])
+def test_a_slope_needs_two_distinct_widths(widths, seeds, match):
+    with pytest.raises(ValueError, match=match):
+        validation.width_study(mlp(8, 1), _small_blocks(), widths, seeds)
+
+
+def test_cli_refuses_bad_output_and_box_before_any_work(tmp_path, capsys):
+    from validation.cli import main
+
+    afile = tmp_path / "a_file"
+    afile.write_text("")
+    base = ["kernel", "--operator", "u_xx", "--variables", "x", "--n", "4"]
+    assert main(base + ["--out", str(afile / "sub")]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err
+    assert main(base + ["--low", "1", "--high", "0", "--out", str(tmp_path / "k")]) == 2
+    assert "low < high" in capsys.readouterr().err
+    assert main(["study", "width", "--widths", "8", "--out", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two distinct widths" in err
+
+
+def test_cli_ctrl_c_in_a_study_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    from validation.cli import main
+
+    calls = {"n": 0}
+    real = ntk_pinn.empirical_kernel
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("validation._width.empirical_kernel", interrupted)
+    out = tmp_path / "study"
+    argv = ["study", "width", "--widths", "8", "16", "--seeds", "0", "1", "--depth", "1",
+            "--n-residual", "4", "--out", str(out)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err                # (the progress bar writes there too)
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: 2 of 4 runs saved in {out}; rerun the same command to resume")

@@ -18,7 +18,8 @@ __all__ = ["fit_slope", "run_grid", "slope_status", "slope_verdict"]
 
 
 def check_grid(widths, seeds) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Validated ``(widths, seeds)`` as tuples of ints."""
+    """Validated ``(widths, seeds)`` as tuples of ints: at least two distinct widths (a
+    slope is fitted against width) and distinct seeds."""
     widths, seeds = tuple(widths), tuple(seeds)
     if not widths:
         raise ValueError("widths is empty: give at least two widths, e.g. (64, 256, 1024).")
@@ -30,6 +31,14 @@ def check_grid(widths, seeds) -> tuple[tuple[int, ...], tuple[int, ...]]:
     for s in seeds:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise ValueError(f"every seed must be an integer, got {s!r}.")
+    if len(set(widths)) != len(widths):
+        raise ValueError(f"widths {list(widths)} repeat a width; give distinct widths, e.g. "
+                         "(64, 256, 1024).")
+    if len(widths) < 2:
+        raise ValueError(f"a study fits a slope against width and needs at least two "
+                         f"distinct widths, got {list(widths)}; e.g. (64, 256, 1024).")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {list(seeds)} repeat a seed; give distinct seeds.")
     return tuple(int(w) for w in widths), tuple(int(s) for s in seeds)
 
 

@@ -289,16 +289,44 @@ def _use_compilation_cache(path: Path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def _check_out(out: str) -> None:
+    """Create ``--out`` and make sure files can be written there, before any work."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".ntk-pinn-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"cannot write to --out {out!r}: {reason} "
+                         f"({err.filename or out}); choose a writable directory.") from None
+
+
+def _interrupted(args) -> str:
+    if getattr(args, "study", None) and getattr(args, "out", None):
+        runs = Path(args.out) / "runs"
+        done = len(list(runs.glob("w*_s*.json"))) if runs.is_dir() else 0
+        total = len(args.widths) * len(args.seeds)
+        return (f"interrupted: {done} of {total} runs saved in {args.out}; rerun the same "
+                "command to resume")
+    return "interrupted"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    path = None if args.no_cache else cache_dir()
-    if path is not None:
-        _use_compilation_cache(path)
     try:
+        _check_out(args.out)
+        path = None if args.no_cache else cache_dir()
+        if path is not None:
+            _use_compilation_cache(path)
         return args.func(args)
     except ValueError as err:
         print(f"ntk-pinn: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
