@@ -38,7 +38,7 @@ def _write_json(out: Path, name: str, payload: dict) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class KernelReport:
-    """``K*`` over a boundary block ``"uu"`` and a residual block ``"rr"``, its spectrum
+    """``K*`` over a boundary block ``"u"`` and a residual block ``"r"``, its spectrum
     and the time it took."""
 
     kernel: BlockKernel
@@ -46,19 +46,19 @@ class KernelReport:
     operator: Operator
     boundary_operator: Operator
     net: Network
-    points: dict        # {"uu": (n_b, d), "rr": (n, d)}
+    points: dict        # {"u": (n_b, d), "r": (n, d)}
     seconds: float
 
     def to_json(self) -> dict:
-        eig_rr = self.spectrum.eigenvalues["rr"]
+        eig_rr = self.spectrum.eigenvalues["r"]
         return {"operator": str(self.operator), "boundary_operator": str(self.boundary_operator),
                 "variables": list(self.operator.variables), "network": _network_json(self.net),
                 "kernel_info": dict(self.kernel.info), "kind": self.kernel.kind,
-                "n_residual": int(self.points["rr"].shape[0]),
-                "n_boundary": int(self.points["uu"].shape[0]),
+                "n_residual": int(self.points["r"].shape[0]),
+                "n_boundary": int(self.points["u"].shape[0]),
                 "seconds": round(self.seconds, 3),
-                "trace_uu": self.spectrum.traces["uu"], "trace_rr": self.spectrum.traces["rr"],
-                "trace_ratio_rr_over_uu": self.spectrum.trace_ratio("rr", "uu"),
+                "trace_uu": self.spectrum.traces["u"], "trace_rr": self.spectrum.traces["r"],
+                "trace_ratio_rr_over_uu": self.spectrum.trace_ratio("r", "u"),
                 "eig_rr_max": float(eig_rr.max()), "eig_rr_min": float(eig_rr.min())}
 
     def save(self, out) -> list:
@@ -68,20 +68,20 @@ class KernelReport:
         paths = [_write_json(out, "summary.json", self.to_json()), out / "kernel.npz",
                  out / "kernel_heatmap.png", out / "spectrum.png"]
         eig = self.spectrum.eigenvalues   # descending; the file keeps eigvalsh's ascending
-        np.savez(paths[1], matrix=self.kernel.matrix, K_uu=self.kernel.block("uu"),
-                 K_ur=self.kernel.block("uu", "rr"), K_rr=self.kernel.block("rr"),
-                 x_boundary=self.points["uu"], x_residual=self.points["rr"],
-                 eig_K=eig["K"][::-1], eig_uu=eig["uu"][::-1], eig_rr=eig["rr"][::-1])
+        np.savez(paths[1], matrix=self.kernel.matrix, K_uu=self.kernel.block("u"),
+                 K_ur=self.kernel.block("u", "r"), K_rr=self.kernel.block("r"),
+                 x_boundary=self.points["u"], x_residual=self.points["r"],
+                 eig_K=eig["K"][::-1], eig_uu=eig["u"][::-1], eig_rr=eig["r"][::-1])
         plot_kernel_heatmap(self.kernel, paths[2], title=f"K* for {self.operator}")
-        plot_spectra({"K*_uu": eig["uu"], "K*_rr": eig["rr"]}, paths[3],
+        plot_spectra({"K*_uu": eig["u"], "K*_rr": eig["r"]}, paths[3],
                      title=f"Eigenvalues of K* blocks, {self.operator}")
         return paths
 
     def summary(self) -> str:
-        return (f"K* ({self.kernel.kind}) for {self.operator} on {self.points['rr'].shape[0]} "
-                f"collocation + {self.points['uu'].shape[0]} boundary points in "
+        return (f"K* ({self.kernel.kind}) for {self.operator} on {self.points['r'].shape[0]} "
+                f"collocation + {self.points['u'].shape[0]} boundary points in "
                 f"{self.seconds:.2f} s; tr(K_rr)/tr(K_uu) = "
-                f"{self.spectrum.trace_ratio('rr', 'uu'):.3g}")
+                f"{self.spectrum.trace_ratio('r', 'u'):.3g}")
 
 
 def kernel_report(net: Network, operator: Operator, boundary_operator: Operator | None = None,
@@ -94,11 +94,11 @@ def kernel_report(net: Network, operator: Operator, boundary_operator: Operator 
         boundary_operator = Operator("u", variables=operator.variables)
     x, xb = problems.box_points(operator.dim, n, n_boundary, low, high, seed)
     t0 = time.perf_counter()
-    K = theory.limiting_kernel(net, {"uu": (boundary_operator, xb), "rr": (operator, x)},
+    K = theory.limiting_kernel(net, {"u": (boundary_operator, xb), "r": (operator, x)},
                                kind=kind)
     seconds = time.perf_counter() - t0
     return KernelReport(K, theory.spectrum(K), operator, boundary_operator, net,
-                        {"uu": xb, "rr": x}, seconds)
+                        {"u": xb, "r": x}, seconds)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_kernel_heatmap", "plot_spectra", "plot_width_study", "plot_training_study",
-           "plot_nonlinear_study",
-           "plot_posterior", "plot_training"]
+__all__ = ["kernel_heatmap_figure", "plot_kernel_heatmap", "plot_nonlinear_study",
+           "plot_posterior", "plot_spectra", "plot_training", "plot_training_study",
+           "plot_width_study", "posterior_figure"]
 
 
 def _pyplot():
@@ -19,7 +19,18 @@ def _pyplot():
 
 
 def plot_kernel_heatmap(kernel, path, title: str = "K*") -> None:
-    """``log10 |K|`` with block boundaries: blocks differ by many orders of magnitude."""
+    """``log10 |K|`` with block boundaries and each block labelled ``K[a, b]`` at its
+    centre (blocks differ by many orders of magnitude)."""
+    _save(kernel_heatmap_figure(kernel, title), path)
+
+
+def _save(fig, path) -> None:
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+
+
+def kernel_heatmap_figure(kernel, title: str = "K*"):
+    """The figure of :func:`plot_kernel_heatmap` (not saved, not closed)."""
     plt = _pyplot()
     mat = np.abs(np.asarray(kernel.matrix))
     floor = max(mat.max() * 1e-16, np.finfo(float).tiny)
@@ -32,12 +43,17 @@ def plot_kernel_heatmap(kernel, path, title: str = "K*") -> None:
             line(e - 0.5, color="white", lw=1)
     rows = np.cumsum((0,) + kernel.row_sizes)
     cols = np.cumsum((0,) + kernel.col_sizes)
-    ax.set_yticks((rows[:-1] + rows[1:]) / 2 - 0.5, [f"K_{n}" for n in kernel.row_names])
-    ax.set_xticks((cols[:-1] + cols[1:]) / 2 - 0.5, [f"K_{n}" for n in kernel.col_names])
+    row_mid, col_mid = (rows[:-1] + rows[1:]) / 2 - 0.5, (cols[:-1] + cols[1:]) / 2 - 0.5
+    ax.set_yticks(row_mid, [f"{n} ({k})" for n, k in zip(kernel.row_names, kernel.row_sizes)])
+    ax.set_xticks(col_mid, [f"{n} ({k})" for n, k in zip(kernel.col_names, kernel.col_sizes)])
+    box = dict(boxstyle="round,pad=0.2", facecolor="black", alpha=0.55, linewidth=0)
+    for a, y in zip(kernel.row_names, row_mid):
+        for b, x in zip(kernel.col_names, col_mid):
+            ax.text(x, y, f"K[{a}, {b}]", ha="center", va="center", color="white",
+                    fontsize=9, bbox=box)
     ax.set_title(f"{title} ({kernel.kind}), {mat.shape[0]}x{mat.shape[1]}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
@@ -65,23 +81,32 @@ def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
     plt.close(fig)
 
 
+def _null_locator():
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
 def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> None:
     """Per label ``values: (n_widths, n_seeds)`` and ``(slope, low, high)``: every run,
-    the mean over seeds, the fitted line and a ``width^(-1/2)`` guide."""
+    the mean over seeds, the fitted line and a ``width^(-1/2)`` guide. The guide is drawn
+    first, thin and grey, below everything else, so that it never hides a fitted line."""
     widths = np.asarray(widths, dtype=float)
+    ref = np.exp(np.mean(np.log(next(iter(series.values()))[0])))
+    ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, ":",
+            color="0.55", lw=1.2, zorder=1, label="width$^{-1/2}$ guide")
     for i, (label, (values, (slope, lo, hi))) in enumerate(series.items()):
         color = f"C{i}"
         for j in range(values.shape[1]):
-            ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4)
-        ax.plot(widths, values.mean(axis=1), "o", color=color,
+            ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4, zorder=2)
+        ax.plot(widths, values.mean(axis=1), "o", color=color, zorder=4,
                 label=f"{label}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
         # fitted line through the geometric mean of all runs
         c = np.mean(np.log(values)) - slope * np.mean(np.log(widths))
-        ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color)
-    ref = np.exp(np.mean(np.log(next(iter(series.values()))[0])))
-    ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, "k--",
-            label="width$^{-1/2}$ guide")
+        ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color, lw=1.8, zorder=3)
     ax.set(xscale="log", yscale="log", xlabel="width", ylabel=ylabel, title=title)
+    ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+    ax.xaxis.set_minor_locator(_null_locator())
     ax.legend(fontsize=7)
 
 
@@ -162,33 +187,56 @@ def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
     plt.close(fig)
 
 
-def plot_posterior(problem, x_test, post, path, title: str = "") -> None:
-    """1-D: posterior mean ± 2σ against the exact solution. 2-D: mean, |error| and σ maps."""
+def plot_posterior(problem, x_test, post, path, title: str = "", k: float = 3.0) -> None:
+    """1-D: posterior mean ± kσ against the exact solution, and beside it ``|u - mean|``
+    with ``kσ`` (+ the std's resolution) on a log scale, where a narrow band is visible.
+    2-D: mean, ``|mean - exact|`` and ``kσ`` maps, the last two on one log colour scale."""
+    _save(posterior_figure(problem, x_test, post, title, k), path)
+
+
+def posterior_figure(problem, x_test, post, title: str = "", k: float = 3.0):
+    """The figure of :func:`plot_posterior` (not saved, not closed)."""
+    from matplotlib.colors import LogNorm
+
     plt = _pyplot()
     exact = problem.exact(x_test)
+    err = np.abs(post.mean - exact)
+    band = k * post.std + post.resolution
+    tiny = np.finfo(float).tiny
     if x_test.shape[1] == 1:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.2))
         x = x_test[:, 0]
-        ax.fill_between(x, post.mean - 2 * post.std, post.mean + 2 * post.std, alpha=0.3,
-                        label="mean ± 2σ")
+        ax.fill_between(x, post.mean - k * post.std, post.mean + k * post.std, alpha=0.3,
+                        label=f"mean ± {k:g}σ")
         ax.plot(x, post.mean, label="posterior mean")
         ax.plot(x, exact, "k--", label="exact")
         ax.set(xlabel=problem.variables[0], ylabel="u", title=title)
         ax.legend()
+        ax2.semilogy(x, np.maximum(err, tiny), label="|u - mean|")
+        ax2.semilogy(x, np.maximum(band, tiny), label=f"{k:g}σ + resolution")
+        ax2.axhline(max(post.resolution, tiny), color="0.5", ls=":", lw=1,
+                    label="σ resolution")
+        covered = 100 * np.mean(err <= band)
+        ax2.set(xlabel=problem.variables[0], ylabel="absolute value",
+                title=f"error vs band: {covered:.0f}% covered")
+        ax2.legend(fontsize=8)
     else:
         n = int(round(np.sqrt(len(x_test))))
         grid = lambda v: np.asarray(v).reshape(n, n).T  # noqa: E731
         ext = [*problem.domain[0], *problem.domain[1]]
+        positive = np.concatenate([err[err > 0], band[band > 0]])
+        norm = LogNorm(vmin=max(positive.min(), 1e-300), vmax=positive.max()) \
+            if positive.size else None
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, values, name in zip(axes, (post.mean, np.abs(post.mean - exact), post.std),
-                                    ("mean", "|mean - exact|", "σ")):
-            im = ax.imshow(grid(values), origin="lower", extent=ext, aspect="auto")
+        for ax, values, name, nm in zip(
+                axes, (post.mean, np.maximum(err, tiny), np.maximum(band, tiny)),
+                ("mean", "|mean - exact|", f"{k:g}σ + resolution"), (None, norm, norm)):
+            im = ax.imshow(grid(values), origin="lower", extent=ext, aspect="auto", norm=nm)
             fig.colorbar(im, ax=ax)
             ax.set(title=f"{name} {title if name == 'mean' else ''}",
                    xlabel=problem.variables[0], ylabel=problem.variables[1])
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def plot_training(result, path, title: str = "") -> None:
