@@ -149,19 +149,35 @@ class PosteriorReport:
                 f"jitter {self.posterior.jitter:g}")
 
 
-def posterior_report(net: Network, problem: problems.Problem, *, kind: str = "nngp",
-                     t: float | None = None, noise: float = 0.0, calibrate="none",
-                     n_residual: int = 32, n_boundary: int = 2, point_seed: int = 0,
-                     grid: int = 201) -> PosteriorReport:
+def posterior_report(net: Network | None, problem: problems.Problem, *, kind: str = "nngp",
+                     t: float | None = None, noise: float = 0.0, calibrate="auto",
+                     n_residual: int | None = None, n_boundary: int | None = None,
+                     point_seed: int = 0, grid: int = 201,
+                     memory_limit: int | None = None) -> PosteriorReport:
     """:func:`theory.gp_posterior` of ``net`` conditioned on ``problem``'s constraints
-    (``problem.data(n_residual, n_boundary, seed=point_seed)``), on ``problem.grid(grid)``."""
+    (``problem.data(n_residual, n_boundary, seed=point_seed)``), on ``problem.grid(grid)``.
+
+    Unset settings come from the problem (``problem.defaults``: the points and the network
+    that solve it; ``net=None`` builds ``mlp(1, depth, "erf", W_std)`` from them), and
+    ``calibrate="auto"`` is the calibrated band valid for ``kind``: ``"rkhs"`` (the error
+    bound) for the NNGP, ``"mle"`` for the NTK ensemble."""
+    d = problem.defaults
+    n_residual = d["n_residual"] if n_residual is None else n_residual
+    n_boundary = d["n_boundary"] if n_boundary is None else n_boundary
+    if net is None:
+        from ntk_pinn import mlp
+
+        net = mlp(1, d["depth"], "erf", W_std=d["W_std"])
+    if calibrate == "auto":
+        calibrate = "rkhs" if kind == "nngp" else "mle"
     obs = list(problem.data(n_residual, n_boundary, seed=point_seed).values())
     x_test = problem.grid(grid)
     t0 = time.perf_counter()
     post = theory.gp_posterior(net, obs, x_test, kind=kind, t=t, noise=noise,
-                               calibrate=calibrate)
+                               calibrate=calibrate, memory_limit=memory_limit)
     settings = {"kind": kind, "t": t, "depth": net.depth, "activation": net.activation_name,
-                "n_residual": n_residual, "n_boundary": n_boundary, "calibrate": calibrate}
+                "W_std": net.W_std, "b_std": net.b_std, "n_residual": n_residual,
+                "n_boundary": n_boundary, "grid": grid, "calibrate": calibrate}
     return PosteriorReport(problem, post, x_test, problem.exact(x_test), settings,
                            time.perf_counter() - t0)
 

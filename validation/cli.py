@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 
-def _net(args, width=None):
+def _net(args, width=None, depth=None, W_std=None):
     import ntk_pinn
 
-    return ntk_pinn.mlp(width or getattr(args, "width", 1), args.depth, args.activation,
-                        args.W_std, args.b_std)
+    return ntk_pinn.mlp(width or getattr(args, "width", 1), depth or args.depth,
+                        args.activation, W_std or args.W_std, args.b_std)
 
 
 def _problem_params(items) -> dict:
@@ -109,9 +109,14 @@ def _cmd_study_nonlinear(args) -> int:
 def _cmd_posterior(args) -> int:
     from validation import posterior_report
 
-    result = posterior_report(_net(args), _problem(args), kind=args.kind, t=args.t,
-                              noise=args.noise, calibrate=args.calibrate, grid=args.grid,
-                              **_points(args))
+    problem = _problem(args)
+    d = problem.defaults
+    net = _net(args, depth=d["depth"] if args.depth is None else args.depth,
+               W_std=d["W_std"] if args.W_std is None else args.W_std)
+    result = posterior_report(net, problem, kind=args.kind, t=args.t, noise=args.noise,
+                              calibrate=args.calibrate, grid=args.grid,
+                              n_residual=args.n_residual, n_boundary=args.n_boundary,
+                              point_seed=args.point_seed)
     paths = result.save(args.out)
     print(result.summary())
     _wrote(paths)
@@ -149,8 +154,25 @@ def _add_network_args(p: argparse.ArgumentParser, width: bool = True) -> None:
     if width:
         p.add_argument("--width", type=int, default=512,
                        help="width of the finite networks of the spec (K* does not depend on it)")
-    p.add_argument("--W-std", dest="W_std", type=float, default=1.0)
-    p.add_argument("--b-std", dest="b_std", type=float, default=1.0)
+    p.add_argument("--W-std", dest="W_std", type=float, default=1.0,
+                   help="weight standard deviation (default 1)")
+    p.add_argument("--b-std", dest="b_std", type=float, default=1.0,
+                   help="bias standard deviation (default 1)")
+
+
+# Each problem's own settings (``Problem.defaults``), written out so that ``--help`` does
+# not import jax; tests/test_problems.py checks that they match.
+PROBLEM_DEFAULTS = {
+    "poisson_1d": {"n_residual": 32, "n_boundary": 2, "depth": 2, "W_std": 1.0},
+    "poisson_2d": {"n_residual": 64, "n_boundary": 32, "depth": 2, "W_std": 1.0},
+    "heat_1d": {"n_residual": 96, "n_boundary": 24, "depth": 2, "W_std": 1.0},
+    "wave_1d": {"n_residual": 3000, "n_boundary": 300, "depth": 3, "W_std": 2.5},
+}
+
+
+def _problem_defaults_text() -> str:
+    return "; ".join(f"{name}: {d['n_residual']} + {d['n_boundary']} points, depth "
+                     f"{d['depth']}, W_std {d['W_std']:g}" for name, d in PROBLEM_DEFAULTS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,30 +204,46 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", required=True, help="output directory")
     k.set_defaults(func=_cmd_kernel)
 
-    def problem_args(p, n_residual):
+    def problem_args(p, n_residual, n_boundary=2):
         p.add_argument("--problem", default="poisson_1d",
                        help="poisson_1d, poisson_2d, heat_1d, wave_1d (default poisson_1d)")
         p.add_argument("--problem-param", action="append", metavar="KEY=VALUE",
                        help="problem parameter, e.g. a=2 for poisson_1d (repeatable)")
         _add_network_args(p, width=False)
-        p.add_argument("--n-residual", type=int, default=n_residual)
-        p.add_argument("--n-boundary", type=int, default=2)
-        p.add_argument("--point-seed", type=int, default=0)
+        p.add_argument("--n-residual", type=int, default=n_residual,
+                       help=f"collocation points (default {n_residual or 'the problem' + chr(39) + 's'})")
+        p.add_argument("--n-boundary", type=int, default=n_boundary,
+                       help="points per boundary/initial constraint (default "
+                            f"{n_boundary or 'the problem' + chr(39) + 's'})")
+        p.add_argument("--point-seed", type=int, default=0, help="default 0")
         p.add_argument("--out", required=True, help="output directory")
 
-    post = sub.add_parser("posterior", parents=[cache_opt], help="GP posterior (NNGP or NTK ensemble) of a problem",
-                          description="Condition the infinite-width prior on the problem's "
-                                      "constraints; plot mean ± 2σ against the exact solution.")
-    problem_args(post, 32)
-    post.add_argument("--kind", choices=["nngp", "ntk"], default="nngp")
-    post.add_argument("--t", type=float, default=None, help="training time (NTK; default: converged)")
-    post.add_argument("--noise", type=float, default=0.0)
-    post.add_argument("--calibrate", nargs="?", const="mle", default="none",
-                      choices=["none", "mle", "rkhs"],
-                      help="prior amplitude: maximum likelihood (mle, the default when the "
-                           "flag has no value) or the squared RKHS norm of the mean (rkhs: "
-                           "the band becomes the worst-case error bound; nngp only)")
-    post.add_argument("--grid", type=int, default=201, help="test points per axis")
+    post = sub.add_parser(
+        "posterior", parents=[cache_opt],
+        help="GP posterior (NNGP or NTK ensemble) of a problem",
+        description="Condition the infinite-width prior on the problem's constraints; plot "
+                    "mean ± 3σ against the exact solution and |u - mean| against the band. "
+                    "Points and network default to the problem's own settings, which solve "
+                    "it: " + _problem_defaults_text() + ".")
+    problem_args(post, None, n_boundary=None)
+    post.set_defaults(depth=None, W_std=None)
+    for action in post._actions:
+        if action.dest in ("depth", "W_std"):
+            action.help = "default: the problem's (see above)"
+    post.add_argument("--kind", choices=["nngp", "ntk"], default="nngp",
+                      help="default nngp")
+    post.add_argument("--t", type=float, default=None,
+                      help="training time of the NTK ensemble (default: converged)")
+    post.add_argument("--noise", type=float, default=0.0,
+                      help="observation-noise variance (default 0)")
+    post.add_argument("--calibrate", nargs="?", const="mle", default="auto",
+                      choices=["auto", "none", "mle", "rkhs"],
+                      help="prior amplitude (default auto: rkhs for nngp, mle for ntk): "
+                           "rkhs, the squared RKHS norm of the mean, makes the band the "
+                           "worst-case error bound (nngp only); mle, maximum likelihood "
+                           "(the value when the flag is given alone); none")
+    post.add_argument("--grid", type=int, default=201,
+                      help="test points per axis (default 201)")
     post.set_defaults(func=_cmd_posterior)
     spec = sub.add_parser("spectrum", parents=[cache_opt], help="eigenvalues, trace ratios, adaptive weights of K*")
     problem_args(spec, 64)
