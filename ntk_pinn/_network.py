@@ -200,9 +200,12 @@ class Network:
         derivatives if unset; the layer maps and ``pair_cost`` read it repeatedly)."""
         if self.quadrature_degree is not None:
             return self.quadrature_degree
-        d = 1
-        point = np.full((1, d), _DEFAULT_INPUT_SCALE)
-        return _smooth.choose_degree(self.smooth, float(self.layer_variances(point).max()), 4)[0]
+        point = np.full((1, 1), _DEFAULT_INPUT_SCALE)
+        # Evaluated eagerly even when first read while jax traces a kernel (e.g. under
+        # jax.jit(net.kernel_fn)): the choice is a constant of the network, not of inputs.
+        with jax.ensure_compile_time_eval():
+            variance = float(self.layer_variances(point).max())
+            return _smooth.choose_degree(self.smooth, variance, 4)[0]
 
     @functools.cached_property
     def layers(self) -> tuple[DenseLayer, ...]:

@@ -89,3 +89,15 @@ def test_a_callable_activation_jax_cannot_trace_is_refused_at_once():
     with pytest.raises(ValueError, match="must act elementwise"):
         mlp(8, 1, lambda z: z.sum())
     assert mlp(8, 1, jax.numpy.tanh).activation is jax.numpy.tanh
+
+
+@pytest.mark.parametrize("activation", ntk_pinn.ACTIVATIONS)   # swish: the quadrature route
+def test_kernel_fn_is_jittable_on_a_fresh_network(activation):
+    # A fresh tanh network chose its quadrature degree with numpy on first use; under
+    # jax.jit that raised TracerArrayConversionError. Jitted and eager agree to round-off;
+    # the ReLU family's arccos near rho = 1 amplifies the fused round-off (measured 5e-10
+    # relative for leaky_relu, <= 1e-15 for the smooth ones): bound 1e-8.
+    x = np.linspace(-1, 1, 4)[:, None]
+    jitted = jax.jit(lambda a: mlp(8, 2, activation).kernel_fn(a, a, "ntk"))(x)
+    eager = mlp(8, 2, activation).kernel_fn(x, x, "ntk")
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-8, atol=0)
