@@ -62,7 +62,9 @@ class NonlinearStudy:
     """Arrays are ``(n_widths, n_seeds)`` unless said otherwise; keys ``(label, pair)`` with
     ``label`` in ``("linear", "nonlinear")`` and ``pair = (a, b)`` block names.
 
-    ``spread``: relative deviation of each seed's ``K(0)`` block from the seed mean;
+    ``spread``: ``(n_widths, n_seeds // 2)`` relative difference of ``K(0)`` blocks of
+    disjoint seed pairs (independent samples; see :func:`_pair_spread`), its slope ``nan``
+    (status "n/a") with fewer than ``MIN_SPREAD_SEEDS`` seeds;
     ``drift``: ``(n_widths, n_seeds, n_records)`` drift at ``steps``; ``hessian[(label,
     metric)]`` for ``metric`` in ``HESSIAN_METRICS``; ``slopes[(quantity, label, key)] =
     (slope, low, high)``; ``nonlinear_blocks``: the blocks whose operator is nonlinear;
@@ -97,7 +99,13 @@ class NonlinearStudy:
         for (quantity, label, key), (s, lo, hi) in self.slopes.items():
             if key in ("loss_hessian", "loss_gauss_newton"):
                 continue
-            if self._claimed(label, key):
+            claim = ("does not vanish like width^(-1/2)" if self._claimed(label, key)
+                     else "vanishes" if quantity in ("hessian", "drift")
+                     else "vanishes like width^(-1/2)")
+            if np.isnan(s):
+                out[(quantity, label, key)] = (claim, f"n/a (needs >= {MIN_SPREAD_SEEDS} "
+                                                      "seeds)")
+            elif self._claimed(label, key):
                 out[(quantity, label, key)] = ("does not vanish like width^(-1/2)",
                                                plateau_status(s, lo, hi))
             elif quantity in ("hessian", "drift"):
@@ -142,12 +150,15 @@ class NonlinearStudy:
                 "verdict": self.verdict()}
 
     def rows(self) -> list:
+        """CSV rows; a spread row's ``seed`` names its pair of seeds (``"0&1"``)."""
         out = []
+        pairs = [f"{a}&{b}" for a, b in zip(self.seeds[0::2], self.seeds[1::2])]
         for (label, pair), spread in self.spread.items():
             for i, w in enumerate(self.widths):
-                for j, s in enumerate(self.seeds):
-                    for quantity, value in (("spread", spread[i, j]),
-                                            ("drift", self.drift[(label, pair)][i, j, -1])):
+                for quantity, seeds, values in (
+                        ("spread", pairs, spread[i]),
+                        ("drift", self.seeds, self.drift[(label, pair)][i, :, -1])):
+                    for s, value in zip(seeds, values):
                         out.append({"problem": label, "quantity": quantity,
                                     "block": "/".join(pair), "width": w, "seed": s,
                                     "value": float(value)})
@@ -195,11 +206,21 @@ class NonlinearStudy:
         return [path]
 
 
-def _spread(K: np.ndarray, row: slice, col: slice) -> np.ndarray:
-    """``(n_seeds,)`` relative deviation of each seed's block from the seed mean."""
+def _pair_spread(K: np.ndarray, row: slice, col: slice) -> np.ndarray:
+    """``(n_seeds // 2,)``: for the disjoint seed pairs (0, 1), (2, 3), ...,
+    ``‖K_a - K_b‖_F / ‖(K_a + K_b) / 2‖_F / sqrt(2)`` of the block. Each pair uses its own
+    two seeds only, so the values are independent across pairs (a deviation from the
+    shared seed mean is not: every seed enters the mean); the ``sqrt(2)`` makes it
+    estimate one seed's relative deviation from the expected kernel."""
     blocks = K[:, row, col]
-    mean = blocks.mean(axis=0)
-    return np.linalg.norm(blocks - mean, axis=(1, 2)) / np.linalg.norm(mean)
+    a, b = blocks[0:len(blocks) - 1:2], blocks[1::2]
+    return (np.linalg.norm(a - b, axis=(1, 2)) / np.linalg.norm((a + b) / 2, axis=(1, 2))
+            / np.sqrt(2))
+
+
+#: Seeds needed for a confidence interval of the spread's slope (one independent pair per
+#: width, and a leftover: with fewer the study reports "n/a", not a verdict).
+MIN_SPREAD_SEEDS = 3
 
 
 def _check_pair(linear, nonlinear, n_residual, n_boundary, point_seed):
@@ -285,7 +306,7 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
     for label in LABELS:
         K = {w: np.array([runs[(w, s)][label]["K0"] for s in seeds]) for w in widths}
         for a, b in pairs:
-            spread[(label, (a, b))] = np.array([_spread(K[w], where[a], where[b])
+            spread[(label, (a, b))] = np.array([_pair_spread(K[w], where[a], where[b])
                                                 for w in widths])
             drift[(label, (a, b))] = np.array([[runs[(w, s)][label]["drift"][f"{a}|{b}"]
                                                 for s in seeds] for w in widths])
@@ -296,7 +317,9 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
                 [[max(v) for v in row] for row in values])
         lr[label] = np.array([[runs[(w, s)][label]["lr"] for s in seeds] for w in widths])
         for pair in pairs:
-            slopes[("spread", label, pair)] = fit_slope(widths, spread[(label, pair)])
+            slopes[("spread", label, pair)] = (
+                fit_slope(widths, spread[(label, pair)]) if len(seeds) >= MIN_SPREAD_SEEDS
+                else (float("nan"),) * 3)
             slopes[("drift", label, pair)] = fit_slope(
                 widths, np.maximum(drift[(label, pair)][:, :, -1], 1e-300))
         for metric in HESSIAN_METRICS:

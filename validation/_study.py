@@ -148,7 +148,8 @@ def slope_status(slopes: dict, expected: float = -0.5) -> dict:
 
 
 def overall(statuses) -> str:
-    """``"holds"`` if every status holds, ``"fails"`` if any fails, else inconclusive."""
+    """``"holds"`` if every status holds, ``"fails"`` if any fails, else inconclusive (an
+    ``"n/a"`` claim makes the whole inconclusive, never a verdict)."""
     values = set(statuses)
     return "holds" if values == {"holds"} else "fails" if "fails" in values else "inconclusive"
 

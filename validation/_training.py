@@ -133,7 +133,8 @@ class TrainingStudy:
         lines += report.slope_table(self.widths, [(("/".join(p),), d[:, :, -1],
                                                    self.drift_slopes[p], ())
                                                   for p, d in self.drift.items()])
-        lines += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, mean over seeds.",
+        lines += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, geometric mean over "
+                  "seeds (what the slope is fitted on).",
                   "Loss gap per width (mean over seeds of max_t |log(loss / prediction)|): "
                   + ", ".join(f"{w}: {g:.3g}" for w, g in zip(self.widths, gap)), "",
                   "![drift](drift.png)", "", "![loss](loss.png)"]

@@ -75,7 +75,7 @@ class WidthStudy:
         lines += setup_lines(self.config) + [""]
         lines += report.slope_table(self.widths, [(("/".join(p),), e, self.slopes[p], ())
                                                   for p, e in self.errors.items()])
-        lines += ["", "Entries: mean over seeds of ||K_emp - K*||_F / ||K*||_F at "
+        lines += ["", "Entries: geometric mean over seeds of ||K_emp - K*||_F / ||K*||_F at "
                   "initialization.", "", "![errors vs width](width_errors.png)"]
         return "\n".join(lines) + "\n"
 

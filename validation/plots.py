@@ -89,7 +89,8 @@ def _null_locator():
 
 def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> None:
     """Per label ``values: (n_widths, n_seeds)`` and ``(slope, low, high)``: every run,
-    the mean over seeds, the fitted line and a ``width^(-1/2)`` guide. The guide is drawn
+    the geometric mean over seeds (what the line is fitted on), the fitted line and a
+    ``width^(-1/2)`` guide. The guide is drawn
     first, thin and grey, below everything else, so that it never hides a fitted line."""
     widths = np.asarray(widths, dtype=float)
     ref = np.exp(np.mean(np.log(next(iter(series.values()))[0])))
@@ -99,8 +100,9 @@ def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> Non
         color = f"C{i}"
         for j in range(values.shape[1]):
             ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4, zorder=2)
-        ax.plot(widths, values.mean(axis=1), "o", color=color, zorder=4,
-                label=f"{label}: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
+        fit = "n/a" if np.isnan(slope) else f"{slope:.2f} [{lo:.2f}, {hi:.2f}]"
+        ax.plot(widths, np.exp(np.mean(np.log(values), axis=1)), "o", color=color, zorder=4,
+                label=f"{label}: slope {fit}")
         # fitted line through the geometric mean of all runs
         c = np.mean(np.log(values)) - slope * np.mean(np.log(widths))
         ax.plot(widths, np.exp(c) * widths ** slope, "-", color=color, lw=1.8, zorder=3)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["key_name", "save", "slope_table", "slopes_json", "versions", "write_csv"]
+__all__ = ["geometric_mean", "key_name", "save", "slope_table", "slopes_json", "versions",
+           "write_csv"]
 
 
 def versions() -> dict:
@@ -40,8 +41,10 @@ def slopes_json(slopes: dict, name=key_name) -> dict:
 
 
 def slope_table(widths, rows, *, columns=("block",), extra=()) -> list[str]:
-    """Markdown table lines: per row its label cells, the per-width means over seeds of
-    its values, the fitted slope with its 95% CI, then ``extra`` cells.
+    """Markdown table lines: per row its label cells, the per-width geometric means over
+    seeds of its values (the line fitted on the per-seed logs passes through them, so the
+    table and the slope agree), the fitted slope with its 95% CI ("n/a" when there is
+    none), then ``extra`` cells.
 
     ``rows``: iterable of ``(cells, values (n_widths, n_seeds), (slope, low, high),
     extra_cells)`` with ``len(cells) == len(columns)``, ``len(extra_cells) == len(extra)``.
@@ -49,10 +52,15 @@ def slope_table(widths, rows, *, columns=("block",), extra=()) -> list[str]:
     head = list(columns) + [f"w={w}" for w in widths] + ["slope [95% CI]"] + list(extra)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cells, values, (s, lo, hi), more in rows:
-        means = [f"{m:.3g}" for m in np.asarray(values).mean(axis=1)]
-        lines.append("| " + " | ".join(list(cells) + means + [f"{s:.2f} [{lo:.2f}, {hi:.2f}]"]
-                                       + list(more)) + " |")
+        means = [f"{m:.3g}" for m in geometric_mean(values)]
+        fit = "n/a" if np.isnan(s) else f"{s:.2f} [{lo:.2f}, {hi:.2f}]"
+        lines.append("| " + " | ".join(list(cells) + means + [fit] + list(more)) + " |")
     return lines
+
+
+def geometric_mean(values) -> np.ndarray:
+    """``(n_widths,)`` geometric means over seeds of ``values: (n_widths, n_seeds)``."""
+    return np.exp(np.mean(np.log(np.maximum(np.asarray(values, dtype=float), 1e-300)), axis=1))
 
 
 def _cell(value) -> str:
