@@ -26,25 +26,29 @@ def test_width_study_error_decreases_with_width():
         assert study.slopes[pair][0] < 0
 
 
-def test_width_study_resumes_after_interrupt(tmp_path, monkeypatch):
-    net, blocks, widths, seeds = mlp(8, 1), _small_blocks(), (8, 32, 128), (0, 1)
-    reference = validation.width_study(net, blocks, widths, seeds, progress=False)
+def _interrupt_at_call(monkeypatch, n: int) -> None:
+    """Make the width study's n-th empirical kernel raise KeyboardInterrupt (Ctrl-C)."""
     calls = {"n": 0}
     real = ntk_pinn.empirical_kernel
 
     def interrupted(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == n:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr("validation._width.empirical_kernel", interrupted)
+
+
+def test_width_study_resumes_after_interrupt(tmp_path, monkeypatch):
+    net, blocks, widths, seeds = mlp(8, 1), _small_blocks(), (8, 32, 128), (0, 1)
+    reference = validation.width_study(net, blocks, widths, seeds, progress=False)
+    _interrupt_at_call(monkeypatch, 4)
     with pytest.raises(KeyboardInterrupt):
         validation.width_study(net, blocks, widths, seeds, run_dir=tmp_path, progress=False)
     done = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert done == ["w32_s0.json", "w8_s0.json", "w8_s1.json"]  # nothing partial left
-    monkeypatch.setattr("validation._width.empirical_kernel", real)
-    calls["n"] = 0
+    monkeypatch.setattr("validation._width.empirical_kernel", ntk_pinn.empirical_kernel)
     resumed = validation.width_study(net, blocks, widths, seeds, run_dir=tmp_path,
                                      progress=False)
     for pair in reference.errors:
@@ -151,16 +155,7 @@ def test_cli_refuses_bad_output_and_box_before_any_work(tmp_path, capsys):
 def test_cli_ctrl_c_in_a_study_says_how_to_resume(tmp_path, monkeypatch, capsys):
     from validation.cli import main
 
-    calls = {"n": 0}
-    real = ntk_pinn.empirical_kernel
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr("validation._width.empirical_kernel", interrupted)
+    _interrupt_at_call(monkeypatch, 3)
     out = tmp_path / "study"
     argv = ["study", "width", "--widths", "8", "16", "--seeds", "0", "1", "--depth", "1",
             "--n-residual", "4", "--out", str(out)]

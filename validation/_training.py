@@ -29,9 +29,11 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
     """Full-batch GD on ``½ Σ (B[u](x) - g)²`` from ``net.init(PRNGKey(seed))``.
 
     ``data``: ``{name: (operator, points, targets)}``; ``lr``: the step size.
-    Returns JSON-able ``{"drift": {"a|b": [...]}, "loss": [...], "r0": [...], "lr": lr}``
-    recorded at steps ``0, record_every, ..., steps``; drift is ``‖K(t) - K(0)‖_F /
-    ‖K(0)‖_F`` per block pair of the empirical NTK. ``K0``: the initial kernel if known.
+    Returns JSON-able ``{"drift": {"a|b": [...]}, "loss": [...], "r0": [...],
+    "residuals": [[...], ...], "K0": [[...], ...], "lr": lr}`` recorded at steps ``0,
+    record_every, ..., steps``; drift is ``‖K(t) - K(0)‖_F / ‖K(0)‖_F`` per block pair of
+    the empirical NTK, ``residuals`` the residual vector at each record, ``K0`` the
+    initial empirical NTK. ``K0``: the initial kernel if known.
     """
     import jax
     import jax.numpy as jnp
@@ -59,9 +61,12 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
     r0 = np.asarray(residual_vector(params))
     drift = {f"{a}|{b}": [0.0] for a, b in pairs}
     losses = [float(0.5 * np.sum(r0 ** 2))]
+    residuals = [r0.tolist()]
     for _ in range(steps // record_every):
         params = advance(params)
-        losses.append(float(loss(params)))
+        r = np.asarray(residual_vector(params))
+        residuals.append(r.tolist())
+        losses.append(float(0.5 * np.sum(r ** 2)))
         if not np.isfinite(losses[-1]):
             step = (len(losses) - 1) * record_every
             raise ValueError(f"gradient descent diverged by step {step} (width {net.width}, "
@@ -69,7 +74,20 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
         Kt = empirical_kernel(net, params, blocks)
         for key, value in block_errors(Kt, K0, pairs).items():
             drift[key].append(value)
-    return {"drift": drift, "loss": losses, "r0": r0.tolist(), "lr": lr}
+    return {"drift": drift, "loss": losses, "r0": r0.tolist(), "residuals": residuals,
+            "K0": np.asarray(K0.matrix).tolist(), "lr": lr}
+
+
+#: Eigen-bands of K* for the loss-gap split, by eigenvalue relative to the largest.
+BANDS = {"fast": (1e-1, np.inf), "middle": (1e-3, 1e-1), "slow": (0.0, 1e-3)}
+
+
+def _gap(actual: np.ndarray, predicted: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """``max_t |log((actual + floor) / (predicted + floor))|`` over the last axis; the
+    floor (1e-6 of the run's initial loss: modes decayed below it count as converged, their
+    relative error is not a gap) keeps the ratio meaningful."""
+    f = floor[..., None]
+    return np.abs(np.log((actual + f) / (predicted + f))).max(axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,10 +108,29 @@ class TrainingStudy:
     predicted_loss: np.ndarray
     config: dict = dataclasses.field(default_factory=dict)
 
+    predicted_loss_k0: np.ndarray | None = None
+    band_loss: dict = dataclasses.field(default_factory=dict)
+    band_predicted: dict = dataclasses.field(default_factory=dict)
+    band_sizes: dict = dataclasses.field(default_factory=dict)
+
     def loss_gap(self) -> np.ndarray:
         """``(n_widths,)``: mean over seeds of ``max_t |log(loss / predicted)|``."""
         gap = np.abs(np.log(self.loss / self.predicted_loss)).max(axis=2)
         return gap.mean(axis=1)
+
+    def loss_gap_k0(self) -> np.ndarray:
+        """``(n_widths,)``: the same gap against the finite network's own linearized
+        prediction ``½‖exp(-K(0) t) r(0)‖²``: what is left is the kernel's drift."""
+        gap = np.abs(np.log(self.loss / self.predicted_loss_k0)).max(axis=2)
+        return gap.mean(axis=1)
+
+    def band_gaps(self) -> dict:
+        """``{band: (n_widths,)}``: per eigen-band of ``K*`` (``BANDS``), mean over seeds
+        of ``max_t |log(band loss / K* prediction of it)|``; the band loss is
+        ``½‖P_band r(t)‖²`` (the bands' losses add up to the loss)."""
+        floor = 1e-6 * self.loss[:, :, 0]
+        return {b: _gap(self.band_loss[b], self.band_predicted[b], floor).mean(axis=1)
+                for b in self.band_loss}
 
     def verdict(self) -> str:
         gap = self.loss_gap()
@@ -112,7 +149,12 @@ class TrainingStudy:
                 "drift": {"/".join(p): d.tolist() for p, d in self.drift.items()},
                 "drift_slopes": report.slopes_json(self.drift_slopes),
                 "loss": self.loss.tolist(), "predicted_loss": self.predicted_loss.tolist(),
-                "loss_gap": self.loss_gap().tolist(), "verdict": self.verdict()}
+                "loss_gap": self.loss_gap().tolist(),
+                **({} if self.predicted_loss_k0 is None else {
+                    "predicted_loss_k0": self.predicted_loss_k0.tolist(),
+                    "loss_gap_k0": self.loss_gap_k0().tolist()}),
+                "band_gaps": {b: g.tolist() for b, g in self.band_gaps().items()},
+                "verdict": self.verdict()}
 
     def rows(self) -> list:
         return [{"block": "/".join(p), "width": w, "seed": s, "step": int(step),
@@ -134,11 +176,27 @@ class TrainingStudy:
                                                    self.drift_slopes[p], ())
                                                   for p, d in self.drift.items()])
         lines += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, geometric mean over "
-                  "seeds (what the slope is fitted on).",
-                  "Loss gap per width (mean over seeds of max_t |log(loss / prediction)|): "
-                  + ", ".join(f"{w}: {g:.3g}" for w, g in zip(self.widths, gap)), "",
-                  "![drift](drift.png)", "", "![loss](loss.png)"]
+                  "seeds (what the slope is fitted on).", ""]
+        lines += self._gap_table() + ["", "![drift](drift.png)", "", "![loss](loss.png)"]
         return "\n".join(lines) + "\n"
+
+    def _gap_table(self) -> list:
+        """The loss gap split: against K*, against the network's own K(0), and per
+        eigen-band of K*; "shrinks" when the widest network's gap is under half the
+        narrowest's."""
+        rows = [("loss vs K* prediction", self.loss_gap())]
+        if self.predicted_loss_k0 is not None:
+            rows.append(("loss vs own K(0) prediction (finite-width linearized)",
+                         self.loss_gap_k0()))
+        rows += [(f"{b} band of K* ({self.band_sizes.get(b, '?')} modes, eigenvalue/max in "
+                  f"[{BANDS[b][0]:g}, {BANDS[b][1]:g}))", g) for b, g in self.band_gaps().items()]
+        lines = ["Loss gap, mean over seeds of max_t |log(loss / prediction)|:", "",
+                 "| gap | " + " | ".join(f"w={w}" for w in self.widths) + " | with width |",
+                 "|---|" + "---|" * (len(self.widths) + 1)]
+        for label, g in rows:
+            trend = "shrinks" if g[-1] < 0.5 * g[0] else "does not shrink"
+            lines.append(f"| {label} | " + " | ".join(f"{v:.3g}" for v in g) + f" | {trend} |")
+        return lines
 
     def plot(self, out) -> list:
         from .plots import plot_training_study
@@ -180,15 +238,27 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
         lr = 1.0 / float(evals.max())
     record_steps = np.arange(0, steps + 1, record_every)
 
-    def predicted(r0):
-        coeffs = evecs.T @ r0
-        return np.array([0.5 * np.sum((np.exp(-evals * lr * s) * coeffs) ** 2)
-                         for s in record_steps])
+    relative = evals / evals.max()
+    bands = {b: (relative >= lo) & (relative < hi) for b, (lo, hi) in BANDS.items()}
+
+    def linearized(e, V, r0):
+        """``(n_records, n)``: the eigen-coefficients of ``exp(-K t) r(0)``."""
+        return np.exp(-np.outer(lr * record_steps, e)) * (V.T @ r0)
 
     def compute(w, s):
         run = gradient_descent_run(net.with_width(w), data, s, lr, steps, record_every)
+        r0 = np.asarray(run["r0"])
+        star = linearized(evals, evecs, r0)
+        e0, V0 = eigh(np.asarray(run["K0"]))
+        own = linearized(np.clip(e0, 0.0, None), V0, r0)
+        actual = np.asarray(run["residuals"]) @ evecs        # (n_records, n) coefficients
         return {"drift": run["drift"], "loss": run["loss"],
-                "predicted_loss": predicted(np.asarray(run["r0"])).tolist()}
+                "predicted_loss": (0.5 * np.sum(star ** 2, axis=1)).tolist(),
+                "predicted_loss_k0": (0.5 * np.sum(own ** 2, axis=1)).tolist(),
+                "band_loss": {b: (0.5 * np.sum(actual[:, m] ** 2, axis=1)).tolist()
+                              for b, m in bands.items() if m.any()},
+                "band_predicted": {b: (0.5 * np.sum(star[:, m] ** 2, axis=1)).tolist()
+                                   for b, m in bands.items() if m.any()}}
 
     results = run_grid(compute, widths, seeds, run_dir, "training study", progress, config)
 
@@ -199,5 +269,10 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     drift = {(a, b): stack("drift", f"{a}|{b}") for a, b in pairs}
     slopes = {pair: fit_slope(widths, np.maximum(values[:, :, -1], 1e-300))
               for pair, values in drift.items()}
+    present = [b for b, m in bands.items() if m.any()]
     return TrainingStudy(widths, seeds, record_steps, float(lr), drift, slopes,
-                         stack("loss"), stack("predicted_loss"), config)
+                         stack("loss"), stack("predicted_loss"), config,
+                         stack("predicted_loss_k0"),
+                         {b: stack("band_loss", b) for b in present},
+                         {b: stack("band_predicted", b) for b in present},
+                         {b: int(bands[b].sum()) for b in present})

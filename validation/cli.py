@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not use the persistent compilation cache")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    k = sub.add_parser("kernel", parents=[cache_opt], help="the limiting PINN kernel K* of a linear operator",
+    k = sub.add_parser("kernel", parents=[cache_opt],
+                       help="the limiting PINN kernel K* of a linear operator",
                        description="Compute K* = [[K_uu, K_ur], [K_ru, K_rr]] for a boundary "
                                    "operator and a PDE operator on the box [low, high]^d; write "
                                    "the blocks (.npz), a heatmap and the spectra (PNG).")
@@ -205,16 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_cmd_kernel)
 
     def problem_args(p, n_residual, n_boundary=2):
+        own = "the problem's"
         p.add_argument("--problem", default="poisson_1d",
                        help="poisson_1d, poisson_2d, heat_1d, wave_1d (default poisson_1d)")
         p.add_argument("--problem-param", action="append", metavar="KEY=VALUE",
                        help="problem parameter, e.g. a=2 for poisson_1d (repeatable)")
         _add_network_args(p, width=False)
         p.add_argument("--n-residual", type=int, default=n_residual,
-                       help=f"collocation points (default {n_residual or 'the problem' + chr(39) + 's'})")
+                       help=f"collocation points (default {n_residual or own})")
         p.add_argument("--n-boundary", type=int, default=n_boundary,
                        help="points per boundary/initial constraint (default "
-                            f"{n_boundary or 'the problem' + chr(39) + 's'})")
+                            f"{n_boundary or own})")
         p.add_argument("--point-seed", type=int, default=0, help="default 0")
         p.add_argument("--out", required=True, help="output directory")
 
@@ -245,11 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--grid", type=int, default=201,
                       help="test points per axis (default 201)")
     post.set_defaults(func=_cmd_posterior)
-    spec = sub.add_parser("spectrum", parents=[cache_opt], help="eigenvalues, trace ratios, adaptive weights of K*")
+    spec = sub.add_parser("spectrum", parents=[cache_opt],
+                          help="eigenvalues, trace ratios, adaptive weights of K*")
     problem_args(spec, 64)
     spec.set_defaults(func=_cmd_spectrum)
 
-    tr = sub.add_parser("train", parents=[cache_opt], help="train a PINN with fixed or NTK-adaptive loss weights",
+    tr = sub.add_parser("train", parents=[cache_opt],
+                        help="train a PINN with fixed or NTK-adaptive loss weights",
                         description="Full-batch training (optax); plots losses, weights and "
                                     "the error against the exact solution.")
     problem_args(tr, 128)
@@ -278,12 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     resumable = ("Resumable: each finished (width, seed) is saved under OUT/runs/ at once; "
                  "rerunning the same command skips them.")
     w = studies.add_parser(
-        "width", parents=[cache_opt], help="empirical NTK at initialization vs K* over widths and seeds",
+        "width", parents=[cache_opt],
+        help="empirical NTK at initialization vs K* over widths and seeds",
         description=resumable)
     common(w, [64, 128, 256, 512, 1024], 32)
     w.set_defaults(func=_cmd_study_width)
     t = studies.add_parser(
-        "training", parents=[cache_opt], help="NTK drift during gradient descent and loss vs exp(-K* t)",
+        "training", parents=[cache_opt],
+        help="NTK drift during gradient descent and loss vs exp(-K* t)",
         description=resumable)
     common(t, [64, 256, 1024], 16)
     t.add_argument("--lr", type=float, default=None, help="default 1 / lambda_max(K*)")
@@ -291,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--record-every", type=int, default=40)
     t.set_defaults(func=_cmd_study_training)
     n = studies.add_parser(
-        "nonlinear", parents=[cache_opt], help="linear vs nonlinear operator: K(0) spread, NTK drift, Hessians",
+        "nonlinear", parents=[cache_opt],
+        help="linear vs nonlinear operator: K(0) spread, NTK drift, Hessians",
         description=resumable)
     common(n, [64, 128, 256, 512, 1024], 16)
     n.set_defaults(problem="nonlinear_poisson_1d", seeds=[0, 1, 2, 3],
