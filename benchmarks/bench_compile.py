@@ -1,0 +1,78 @@
+"""First-call (compile + run) and steady-state time of ``limiting_kernel`` per
+(activation, operator), each in a fresh process with the persistent compilation cache
+off (issue 14's target, on the newest supported jax: first call <= 10 s for tanh and
+<= 3 s for erf, for operators of total order <= 4 in <= 3 variables, on 2 cores).
+
+Baseline in the same process: the first call of the plain ``kernel_fn`` (no operator) on
+the same points, so the ratio is the price of the derivatives.
+
+    python benchmarks/bench_compile.py [--n 8] [--activations erf tanh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+OPERATORS = [
+    ("u_xx", "x"),
+    ("u_xx + u_yy", "x y"),
+    ("u_t - 0.1*u_xx", "t x"),
+    ("u_xy + 2*u_zz - x*u_z + sin(y)*u", "x y z"),
+]
+
+WORKER = """
+import json, sys, time
+import numpy as np
+import ntk_pinn, theory
+activation, operator, variables, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+op = ntk_pinn.Operator(operator, variables)
+net = ntk_pinn.mlp(8, 2, activation)
+rng = np.random.default_rng(0)
+x, x2 = rng.uniform(-1, 1, (n, op.dim)), rng.uniform(-1, 1, (n, op.dim))
+t0 = time.perf_counter()
+np.asarray(net.kernel_fn(x, x, "ntk"))
+plain = time.perf_counter() - t0
+t0 = time.perf_counter()
+theory.limiting_kernel(net, {"r": (op, x)})
+first = time.perf_counter() - t0
+t0 = time.perf_counter()
+theory.limiting_kernel(net, {"r": (op, x2)})
+second = time.perf_counter() - t0
+print(json.dumps({"plain": plain, "first": first, "second": second}))
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=8)
+    p.add_argument("--activations", nargs="+", default=["erf", "tanh"])
+    args = p.parse_args()
+    env = dict(os.environ, PYTHONPATH=ROOT, NTK_PINN_NO_CACHE="1")
+    target = {"erf": 3.0, "tanh": 10.0}
+    print(f"{'activation':<10} {'operator':<34} {'first K*':>9} {'again':>7} "
+          f"{'plain 1st':>9} {'ratio':>6}  target")
+    for activation in args.activations:
+        for operator, variables in OPERATORS:
+            out = subprocess.run([sys.executable, "-c", WORKER, activation, operator,
+                                  variables, str(args.n)], env=env, capture_output=True,
+                                 text=True)
+            if out.returncode != 0:
+                print(f"{activation:<10} {operator:<34} failed: {out.stderr[-300:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            goal = target.get(activation)
+            mark = "" if goal is None else f"<= {goal:g} s: " + (
+                "met" if r["first"] <= goal else "NOT met")
+            print(f"{activation:<10} {operator:<34} {r['first']:9.2f} {r['second']:7.3f} "
+                  f"{r['plain']:9.2f} {r['first'] / r['plain']:6.1f}  {mark}")
+
+
+if __name__ == "__main__":
+    main()
