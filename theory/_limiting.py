@@ -146,6 +146,12 @@ def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     rows, cols = kernel_blocks(blocks, blocks2)
+    for r in rows:
+        for c in cols:
+            _check_pair(net, r.operator, c.operator)
+    net, info = _with_quadrature(
+        net, np.concatenate([b.points for b in rows + cols]),
+        max(r.operator.order for r in rows) + max(c.operator.order for c in cols))
     n1, n2 = sum(b.size for b in rows), sum(b.size for b in cols)
     tile = (batch_size or int(math.isqrt(_TILE_ENTRIES))) ** 2
     check_memory({"K* (float64)": ((n1, n2), 8),
@@ -154,12 +160,6 @@ def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
                  f"limiting_kernel over {n1} x {n2} points",
                  "Use fewer points, a smaller batch_size, or only the diagonal "
                  "(theory.limiting_kernel_diagonal).", memory_limit)
-    for r in rows:
-        for c in cols:
-            _check_pair(net, r.operator, c.operator)
-    net, info = _with_quadrature(
-        net, np.concatenate([b.points for b in rows + cols]),
-        max(r.operator.order for r in rows) + max(c.operator.order for c in cols))
     # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
     tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
     pairs = []
