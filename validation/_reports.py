@@ -19,14 +19,10 @@ import theory
 from ntk_pinn import BlockKernel, Network, Operator, problems, train
 
 from . import report
+from ._study import network_config
 
 __all__ = ["KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
            "kernel_report", "posterior_report", "spectrum_report", "train_report"]
-
-
-def _network_json(net: Network) -> dict:
-    return {"depth": net.depth, "activation": net.activation_name, "W_std": net.W_std,
-            "b_std": net.b_std}
 
 
 def _write_json(out: Path, name: str, payload: dict) -> Path:
@@ -52,7 +48,7 @@ class KernelReport:
     def to_json(self) -> dict:
         eig_rr = self.spectrum.eigenvalues["r"]
         return {"operator": str(self.operator), "boundary_operator": str(self.boundary_operator),
-                "variables": list(self.operator.variables), "network": _network_json(self.net),
+                "variables": list(self.operator.variables), "network": network_config(self.net),
                 "kernel_info": dict(self.kernel.info), "kind": self.kernel.kind,
                 "n_residual": int(self.points["r"].shape[0]),
                 "n_boundary": int(self.points["u"].shape[0]),
