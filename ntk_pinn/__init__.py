@@ -13,6 +13,7 @@ if _os.environ.get("NTK_PINN_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
 from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks  # noqa: E402
+from ._derivatives import directional, unit_directions  # noqa: E402
 from ._empirical import empirical_kernel, residual_fn, residual_vector_fn  # noqa: E402
 from ._forms import Term  # noqa: E402
 from ._memory import available_memory, check_memory, memory_limit  # noqa: E402
@@ -39,6 +40,7 @@ __all__ = [
     "as_blocks",
     "available_memory",
     "check_memory",
+    "directional",
     "empirical_kernel",
     "gauss_newton_step",
     "hvp",
@@ -53,4 +55,5 @@ __all__ = [
     "residual_hessian_norms",
     "residual_vector_fn",
     "train",
+    "unit_directions",
 ]

@@ -6,6 +6,11 @@ ordinary partial derivative; for a batched kernel ``k(x1: (n1, d), x2) -> (n1, n
 entry ``(i, j)`` depends only on ``x1[i]`` it is the partial derivative of every entry at
 once. The operator's action on functions (empirical side), on kernels (limit side) and the
 fast empirical NTK's Taylor jets all use it, so they cannot disagree.
+
+:func:`directional` is the same routine with the directions given as data (arrays, not
+constants): one compiled graph then serves every multi-index of the same order, e.g.
+``D_xx``, ``D_xy`` and ``D_zz`` (the limiting kernel compiles one graph per pair of
+orders, not one per pair of operators).
 """
 
 from __future__ import annotations
@@ -14,19 +19,36 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = []  # internal: the operator, its forms and the fast empirical NTK use it
+__all__ = ["directional", "unit_directions"]  # `partial` is internal to ntk_pinn
 
 
 def _unit_tangent(x: jnp.ndarray, i: int) -> jnp.ndarray:
     return jnp.zeros_like(x).at[..., i].set(1.0)
 
 
-def _directional(g: Callable, axis: int) -> Callable:
+def _along(g: Callable, tangent: Callable) -> Callable:
     def dg(x):
-        return jax.jvp(g, (x,), (_unit_tangent(x, axis),))[1]
+        return jax.jvp(g, (x,), (tangent(x),))[1]
 
     return dg
+
+
+def unit_directions(orders: Sequence[int]) -> np.ndarray:
+    """``(sum(orders), d)``: the unit vectors whose directional derivatives make
+    ``D^orders`` (``orders[i]`` copies of ``e_i``)."""
+    eye = np.eye(len(orders))
+    return eye[[i for i, k in enumerate(orders) for _ in range(k)]].reshape(-1, len(orders))
+
+
+def directional(fn: Callable, x: jnp.ndarray, directions: jnp.ndarray) -> jnp.ndarray:
+    """``D_v1 ... D_vm fn`` at ``x: (..., d)`` for ``directions: (m, d)`` (rows ``v_k``,
+    each the same on every row of ``x``; see the module docstring). ``m`` may be 0."""
+    g = fn
+    for k in range(directions.shape[0]):
+        g = _along(g, lambda x, v=directions[k]: jnp.broadcast_to(v, x.shape).astype(x.dtype))
+    return g(x)
 
 
 def partial(fn: Callable, x: jnp.ndarray, orders: Sequence[int]) -> jnp.ndarray:
@@ -38,5 +60,5 @@ def partial(fn: Callable, x: jnp.ndarray, orders: Sequence[int]) -> jnp.ndarray:
     g = fn
     for axis, count in enumerate(orders):
         for _ in range(count):
-            g = _directional(g, axis)
+            g = _along(g, lambda x, axis=axis: _unit_tangent(x, axis))
     return g(x)

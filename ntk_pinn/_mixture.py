@@ -57,14 +57,16 @@ def _kolmogorov_density(k: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def tanh_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss rule ``(b_m, w_m)`` with ``tanh(x) ~= sum_m w_m erf(b_m x)``.
-
-    Gauss quadrature for the law of ``b = 1 / (K sqrt 2)``, by the Stieltjes procedure on
-    a fine trapezoid discretization of the density (smooth and vanishing to all orders at
-    both ends of the grid, so the discretization is spectrally accurate), then
-    Golub-Welsch.
-    """
+def _recurrence(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``nodes`` three-term recurrence coefficients ``(alpha_k, beta_k)`` of the
+    orthogonal polynomials of the law of ``b = 1 / (K sqrt 2)``, by the Stieltjes
+    procedure on a fine trapezoid discretization of the density (smooth and vanishing to
+    all orders at both ends of the grid, so the discretization is spectrally accurate).
+    The first ``n`` coefficients do not depend on how many more are computed, so every
+    rule up to ``_REFERENCE_NODES`` nodes is read from one run."""
+    if nodes < _REFERENCE_NODES:
+        alphas, betas = _recurrence(_REFERENCE_NODES)
+        return alphas[:nodes], betas[:nodes]
     k = np.linspace(2e-3, 7.0, 200_001)
     w = _kolmogorov_density(k)
     w = w / w.sum()
@@ -79,6 +81,14 @@ def tanh_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
         norm_prev, norm = norm, float(np.sum(w * p_next * p_next))
         betas.append(norm / norm_prev)
         p_prev, p = p, p_next
+    return np.array(alphas), np.array(betas)
+
+
+@functools.lru_cache(maxsize=None)
+def tanh_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss rule ``(b_m, w_m)`` with ``tanh(x) ~= sum_m w_m erf(b_m x)``: Golub-Welsch
+    on the recurrence of :func:`_recurrence`."""
+    alphas, betas = _recurrence(nodes)
     off = np.sqrt(betas[:-1])
     jacobi = np.diag(alphas) + np.diag(off, 1) + np.diag(off, -1)
     scales, vectors = np.linalg.eigh(jacobi)

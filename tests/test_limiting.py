@@ -128,6 +128,39 @@ def test_chunking_does_not_change_values(rng):
         assert rel_err(chunked, whole) < 1e-13
 
 
+def test_per_order_graphs_equal_the_per_operator_graph(rng):
+    # Small block pairs use one compiled graph per pair of derivative orders, directions
+    # as data and coefficients outside (swapped arguments for |alpha| < |beta|); larger
+    # ones one graph per pair of operators. Same kernel, variable coefficients, 3 blocks.
+    net = mlp(32, 2, "erf")
+    blocks = _blocks("varcoef2d", rng, n_res=9, n_bnd=4)
+    blocks["n"] = (Operator("u_x - 2*y*u_y", "x y"), rng.uniform(-1, 1, (6, 2)))
+    per_order = theory.limiting_kernel(net, blocks).matrix             # 1 tile per pair
+    per_operator = theory.limiting_kernel(net, blocks, batch_size=2).matrix  # >= 6 tiles
+    assert rel_err(per_order, per_operator) < 1e-13
+
+
+def test_a_new_operator_with_the_same_orders_compiles_nothing(rng):
+    # One graph per pair of orders serves every operator of those orders: after the
+    # Helmholtz K* with k^2 = 4, the one with k^2 = -9 needs no compilation at all.
+    import jax.monitoring
+
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, *a, **k: compiles.append(name) if "backend_compile" in name else None)
+    net, x = mlp(16, 2, "erf"), rng.uniform(-1, 1, (8, 2))
+    for k2 in (4, -9):
+        compiles.clear()
+        K = theory.limiting_kernel(net, {"r": (Operator(f"u_xx + u_yy + {k2}*u", "x y"), x),
+                                         "b": (Operator("u", "x y"), x[:3])})
+        if k2 == 4:
+            assert len(compiles) >= 3    # orders (2, 2), (2, 0), (0, 0) at least
+    assert compiles == []
+    ref = brute_force_block(net, Operator("u_xx + u_yy - 9*u", "x y"),
+                            Operator("u", "x y"), x, x[:3])
+    assert rel_err(K.block("r", "b"), ref) < 1e-10
+
+
 def test_two_host_devices_give_the_same_kernel(tmp_path, rng):
     # Sharding over local devices: a subprocess with two forced CPU devices.
     x = rng.uniform(-1, 1, (21, 2))
@@ -137,14 +170,17 @@ import numpy as np, jax, theory
 from ntk_pinn import Operator, mlp
 assert jax.local_device_count() == 2, jax.devices()
 x = np.load({str(tmp_path / "x.npy")!r})
-K = theory.limiting_kernel(mlp(32, 2), [(Operator("u_xx + u_yy", "x y"), x)], batch_size=4)
-np.save({str(tmp_path / "k.npy")!r}, K.matrix)
+blocks = [(Operator("u_xx + u_yy", "x y"), x), (Operator("u_x", "x y"), x[:4])]
+for batch in (4, 12):   # per-operator graphs (many tiles), per-order graphs (few tiles)
+    K = theory.limiting_kernel(mlp(32, 2), blocks, batch_size=batch)
+    np.save({str(tmp_path)!r} + f"/k{{batch}}.npy", K.matrix)
 """
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
-    sharded = np.load(tmp_path / "k.npy")
-    local = theory.limiting_kernel(mlp(32, 2), [(Operator("u_xx + u_yy", "x y"), x)]).matrix
-    assert rel_err(sharded, local) < 1e-13
+    blocks = [(Operator("u_xx + u_yy", "x y"), x), (Operator("u_x", "x y"), x[:4])]
+    local = theory.limiting_kernel(mlp(32, 2), blocks).matrix
+    for batch in (4, 12):
+        assert rel_err(np.load(tmp_path / f"k{batch}.npy"), local) < 1e-13
 
 
 def test_empirical_wide_network_is_close(rng):

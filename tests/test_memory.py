@@ -37,6 +37,22 @@ def test_ten_million_points_are_refused_at_once_with_the_numbers():
     assert "limiting_kernel_diagonal" in message and "NTK_PINN_MEMORY_LIMIT" in message
 
 
+def test_the_tile_estimate_follows_the_tile_actually_used():
+    # Was: a 14-node tanh K* of 512 points was refused (24.5 GiB "needed") because the
+    # estimate assumed a 512 x 512 tile, while mixture kernels use 2**18 / nodes**2
+    # entries per tile (at least 2**12); the plan now estimates the tile it computes.
+    net = mlp(8, 2, "tanh", quadrature_degree=14)
+    x = np.zeros((512, 1))
+    plan = theory.plan_kernel(net, {"r": (Operator("u_xx", "x"), x)},
+                              memory_limit=2 * 2 ** 30)
+    tile = plan.pairs[0].b1 * plan.pairs[0].b2
+    assert tile <= max(2 ** 12, 2 ** 18 // 14 ** 2) < 512 ** 2
+    # An explicit batch_size is what the estimate then uses.
+    with pytest.raises(ValueError, match=r"\(262144, 12544\)"):
+        theory.plan_kernel(net, {"r": (Operator("u_xx", "x"), x)}, batch_size=512,
+                           memory_limit=2 * 2 ** 30)
+
+
 def test_empirical_kernel_and_posterior_are_checked_too():
     net = mlp(64, 2)
     x = np.linspace(0, 1, 50)[:, None]

@@ -1,8 +1,23 @@
 """The exact infinite-width PINN kernel ``K*`` from neural-tangents' analytic kernels.
 
-Block ``(a, b)`` is ``L_a,x L_b,x' Θ(x, x')``, obtained by applying each block's operator
-to one argument of the *batched* ``kernel_fn`` (see ``Operator.on_kernel``): a forward-mode
-JVP whose tangent is a unit coordinate on every row differentiates all pairs at once.
+Block ``(a, b)`` is ``L_a,x L_b,x' Θ(x, x')``. For linear operators
+``L_a = sum_i c_i(x) D^(alpha_i)`` and ``L_b = sum_j e_j(x') D^(beta_j)`` it is
+
+    sum_ij c_i(x) e_j(x') D^(alpha_i)_x D^(beta_j)_x' Θ(x, x'),
+
+and every ``D^alpha_x D^beta_x' Θ`` is a nested forward-mode JVP of the *batched*
+``kernel_fn`` whose tangent is the same direction on every row (it differentiates all
+pairs at once). Two ways to evaluate it, chosen per block pair (``_PER_ORDER_MAX_TILES``):
+
+* small kernels (a few tiles; their time is almost all compilation): the directions are
+  passed as data, so one compiled graph per pair of orders ``(|alpha|, |beta|)`` serves
+  every multi-index, operator and block of those orders (``D_xx D_x'x'``, ``D_xy D_z'z'``,
+  ...), and the coefficients are combined outside the graphs. A first ``K*`` compiles a
+  few small graphs instead of one large graph per pair of operators
+  (``benchmarks/bench_compile.py``);
+* larger kernels: one graph per pair of operators (:func:`operator_kernel_fn`,
+  ``Operator.on_kernel``), whose compilation the tiles amortize and which runs faster
+  (XLA shares work among the terms).
 """
 
 from __future__ import annotations
@@ -17,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ntk_pinn import Block, BlockKernel, Network, Operator, check_memory, kernel_blocks
+from ntk_pinn import (Block, BlockKernel, Network, Operator, check_memory, directional,
+                      kernel_blocks, unit_directions)
 
 __all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "limiting_kernel_diagonal",
            "operator_kernel_fn", "plan_kernel"]
@@ -61,12 +77,74 @@ def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
     return op2.on_kernel(op1.on_kernel(k, 0), 1)
 
 
+@functools.lru_cache(maxsize=64)
+def _kernel(net: Network, kind: str) -> Callable:
+    """``net.kernel_fn(., ., kind)`` under ``jit``: traced once, and its JVP graphs are
+    reused by every derivative graph that nests it."""
+    return jax.jit(lambda x1, x2: net.kernel_fn(x1, x2, kind))
+
+
+def _order_fn(net: Network, kind: str):
+    """``(x1: (n1, d), x2: (n2, d), v1: (m1, d), v2: (m2, d)) -> (n1, n2)``:
+    ``D_v1[0] ... D_v1[m1-1] (x) D_v2[0] ... (x') k(x, x')``."""
+    k = _kernel(net, kind)
+
+    def fn(x1, x2, v1, v2):
+        return directional(lambda b: directional(lambda a: k(a, b), x1, v1), x2, v2)
+
+    return fn
+
+
+# Two ways to evaluate a block pair (see the module docstring). A block pair of at most
+# this many tiles -- a small kernel, whose time is almost all compilation -- uses the
+# graphs per pair of orders, compiled for compile speed (XLA backend optimization level
+# 0: about half the compile time for tanh, ~1.7x the run time, milliseconds here). A
+# larger one uses one graph per pair of operators, whose compilation the tiles amortize:
+# with constant unit directions XLA shares the activation's transcendental work among
+# the terms, which makes an erf-mixture (tanh) tile ~2x faster than the sum of the
+# per-order graphs (measured: 0.8 s vs 1.75 s per 64 x 64 tile of the 2-D Laplacian).
+_PER_ORDER_MAX_TILES = 4
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(net: Network, op1: Operator, op2: Operator, kind: str, n_devices: int):
+    """One graph for the pair of operators (:func:`operator_kernel_fn`)."""
     fn = operator_kernel_fn(net, op1, op2, kind)
+    return jax.pmap(fn) if n_devices > 1 else jax.jit(fn)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_orders(net: Network, kind: str, m1: int, m2: int, n_devices: int):
+    """The compiled :func:`_order_fn` for direction counts ``(m1, m2)`` (the shapes of
+    ``v1``, ``v2`` fix them; the cache key keeps one entry per pair of orders), compiled
+    for compile speed on one device (see ``_PER_ORDER_MAX_TILES``)."""
+    fn = _order_fn(net, kind)
+    options = {"xla_backend_optimization_level": 0}
     if n_devices > 1:
-        return jax.pmap(fn)
-    return jax.jit(fn)
+        return jax.pmap(fn, in_axes=(0, 0, None, None))
+    return jax.jit(fn, compiler_options=options)
+
+
+@functools.lru_cache(maxsize=256)
+def _combine(pairs: tuple[tuple[int, int, bool], ...], n_devices: int):
+    """``(c1: (T1, b1), c2: (T2, b2), *t) -> sum_p c1[i_p] c2[j_p]^T * t_p`` for
+    ``pairs = ((i_p, j_p, swapped_p), ...)``; a swapped ``t_p`` is ``(b2, b1)`` (computed
+    with the arguments exchanged) and enters transposed."""
+    def fn(c1, c2, *t):
+        out = 0.0
+        for (i, j, swapped), tp in zip(pairs, t):
+            out = out + c1[i][:, None] * c2[j][None, :] * (tp.T if swapped else tp)
+        return out
+
+    return jax.pmap(fn) if n_devices > 1 else jax.jit(fn)
+
+
+def _terms(op: Operator, points: np.ndarray):
+    """``(coefficients: (T, n) float64, directions: [(m_t, d)])`` of ``op``'s terms at
+    ``points: (n, d)``."""
+    coefficients = np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), points.shape[:1])
+                             for c in op.coefficients(jnp.asarray(points))])
+    return coefficients, [jnp.asarray(unit_directions(o)) for o in op.derivative_orders]
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
@@ -153,15 +231,15 @@ def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
         net, np.concatenate([b.points for b in rows + cols]),
         max(r.operator.order for r in rows) + max(c.operator.order for c in cols))
     n1, n2 = sum(b.size for b in rows), sum(b.size for b in cols)
-    tile = (batch_size or int(math.isqrt(_TILE_ENTRIES))) ** 2
+    # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
+    tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
+    tile = batch_size ** 2 if batch_size else tile_entries
     check_memory({"K* (float64)": ((n1, n2), 8),
                   "one tile's derivative intermediates (estimate)":
                       ((min(tile, n1 * n2), _TILE_ARRAYS * net.pair_cost), 8)},
                  f"limiting_kernel over {n1} x {n2} points",
                  "Use fewer points, a smaller batch_size, or only the diagonal "
                  "(theory.limiting_kernel_diagonal).", memory_limit)
-    # An erf-mixture activation keeps (tile, nodes, nodes) intermediates: smaller tiles.
-    tile_entries = max(_MIN_TILE_ENTRIES, _TILE_ENTRIES // net.pair_cost)
     pairs = []
     for i, j in BlockKernel.computed_pairs(rows, cols):
         r, c = rows[i], cols[j]
@@ -173,8 +251,47 @@ def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
     return KernelPlan(net, kind, rows, cols, tuple(pairs), info)
 
 
-def _fill_block(fn, pair: PairPlan, out: np.ndarray, n_devices: int, bar) -> None:
-    """Evaluate ``fn`` on ``pair``'s tiles into ``out``.
+def _tile_fn(plan: KernelPlan, pair: PairPlan, x1p: np.ndarray, x2p: np.ndarray,
+             n_devices: int) -> Callable:
+    """``(rows, cols, a, b) -> K* tile(s)`` for ``pair``, where ``a, b`` are the tiles'
+    points (stacked over devices when ``n_devices > 1``) starting at rows ``rows`` of
+    ``x1p`` and columns ``cols`` of ``x2p``.
+
+    At most ``_PER_ORDER_MAX_TILES`` tiles: one call of the compiled graph of orders
+    ``(|alpha_i|, |beta_j|)`` per pair of terms, the coefficients combined on the device.
+    Only graphs with ``|alpha| >= |beta|`` are compiled: ``Θ`` is symmetric, so
+    ``D^alpha_x D^beta_x' Θ(x1, x2)`` is ``D^beta_x D^alpha_x' Θ(x2, x1)`` transposed.
+    More tiles: the one graph of the pair of operators.
+    """
+    op1, op2 = pair.row.operator, pair.col.operator
+    if len(pair.tiles) > _PER_ORDER_MAX_TILES:
+        fused = _compiled(plan.net, op1, op2, plan.kind, n_devices)
+        return lambda rows, cols, a, b: fused(a, b)
+    b1, b2 = pair.b1, pair.b2
+    c1, v1 = _terms(op1, x1p)
+    c2, v2 = _terms(op2, x2p)
+    term_pairs = tuple((i, j, v1[i].shape[0] < v2[j].shape[0])
+                       for i in range(len(v1)) for j in range(len(v2)))
+    fns = [_compiled_orders(plan.net, plan.kind, *sorted((v1[i].shape[0], v2[j].shape[0]),
+                                                         reverse=True), n_devices)
+           for i, j, _ in term_pairs]
+    combine = _combine(term_pairs, n_devices)
+
+    def tile(rows, cols, a, b):
+        ca = np.stack([c1[:, i:i + b1] for i in rows])
+        cb = np.stack([c2[:, j:j + b2] for j in cols])
+        if n_devices == 1:
+            ca, cb = ca[0], cb[0]
+        t = [fn(b, a, v2[j], v1[i]) if swapped else fn(a, b, v1[i], v2[j])
+             for fn, (i, j, swapped) in zip(fns, term_pairs)]
+        return combine(ca, cb, *t)
+
+    return tile
+
+
+def _fill_block(plan: KernelPlan, pair: PairPlan, out: np.ndarray, n_devices: int,
+                bar) -> None:
+    """Evaluate ``pair``'s block of ``K*`` on its tiles into ``out`` (``_tile_fn``).
 
     Tiles are grouped ``n_devices`` at a time (``pmap``); group ``k + 1`` is dispatched
     before group ``k`` is copied back (JAX dispatch is asynchronous). A diagonal block's
@@ -183,6 +300,7 @@ def _fill_block(fn, pair: PairPlan, out: np.ndarray, n_devices: int, bar) -> Non
     b1, b2, diagonal = pair.b1, pair.b2, pair.diagonal
     n1, n2 = pair.row.size, pair.col.size
     x1p, x2p = _pad_rows(pair.row.points, b1), _pad_rows(pair.col.points, b2)
+    fn = _tile_fn(plan, pair, x1p, x2p, n_devices)
     tiles = list(pair.tiles)
     groups = [tiles[k:k + n_devices] for k in range(0, len(tiles), n_devices)]
 
@@ -190,9 +308,10 @@ def _fill_block(fn, pair: PairPlan, out: np.ndarray, n_devices: int, bar) -> Non
         group = group + [group[-1]] * (n_devices - len(group))
         a = np.stack([x1p[i:i + b1] for i, _ in group])
         b = np.stack([x2p[j:j + b2] for _, j in group])
+        rows, cols = [i for i, _ in group], [j for _, j in group]
         if n_devices == 1:
-            return fn(a[0], b[0])[None]
-        return fn(a, b)
+            return fn(rows, cols, a[0], b[0])[None]
+        return fn(rows, cols, a, b)
 
     def store(group, values):
         values = np.asarray(values)
@@ -276,7 +395,6 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
             else bool(progress))
     with tqdm(total=plan.n_tiles, disable=not show, desc=f"K* ({kind})", unit="tile") as bar:
         def compute(r, c, out):
-            fn = _compiled(plan.net, r.operator, c.operator, kind, n_devices)
-            _fill_block(fn, by_pair[(r.name, c.name)], out, n_devices, bar)
+            _fill_block(plan, by_pair[(r.name, c.name)], out, n_devices, bar)
 
         return BlockKernel.assemble(plan.rows, plan.cols, compute, kind, plan.info)

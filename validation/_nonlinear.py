@@ -16,8 +16,11 @@ Per ``(width, seed)`` and problem it measures, with the empirical PINN NTK ``K``
    of the loss Hessian ``∇²L = JᵀJ + Σ r_i ∇²r_i`` and its curvature part ``Σ r_i ∇²r_i``,
    by power iteration on Hessian-vector products.
 
-Each slope is fitted on log-log (95% CI). Linear spread and drift are expected at -1/2 (the
-width study's ``slope_status``: a CLT fluctuation). Linear drift and Hessian norms are
+Each slope is fitted on log-log (95% CI), with one intercept per seed (``fit_slope(...,
+paired=True)``): every width uses the same seeds, and a seed shifts some quantities at
+all widths alike (the loss curvature at initialization varies 30x between seeds).
+Linear spread and drift are expected at -1/2 (the width study's ``slope_status``: a CLT
+fluctuation). Linear drift and Hessian norms are
 only claimed to vanish (CI below 0): ``O(width^(-1/2))`` is their asymptotic rate, but at
 practical widths the drift falls faster (training leaves the lazy regime at small widths;
 measured slope about -0.9) and a spectral norm, a max over neurons, is
@@ -318,12 +321,13 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
         lr[label] = np.array([[runs[(w, s)][label]["lr"] for s in seeds] for w in widths])
         for pair in pairs:
             slopes[("spread", label, pair)] = (
-                fit_slope(widths, spread[(label, pair)]) if len(seeds) >= MIN_SPREAD_SEEDS
-                else (float("nan"),) * 3)
+                fit_slope(widths, spread[(label, pair)], paired=True)
+                if len(seeds) >= MIN_SPREAD_SEEDS else (float("nan"),) * 3)
             slopes[("drift", label, pair)] = fit_slope(
-                widths, np.maximum(drift[(label, pair)][:, :, -1], 1e-300))
+                widths, np.maximum(drift[(label, pair)][:, :, -1], 1e-300), paired=True)
         for metric in HESSIAN_METRICS:
-            slopes[("hessian", label, metric)] = fit_slope(widths, hessian[(label, metric)])
+            slopes[("hessian", label, metric)] = fit_slope(
+                widths, hessian[(label, metric)], paired=True)
     return NonlinearStudy(widths, seeds, {"linear": linear_problem.name,
                                           "nonlinear": problem.name},
                           nonlinear_blocks, np.arange(0, steps + 1, record_every), spread,

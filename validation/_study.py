@@ -125,9 +125,31 @@ def block_errors(K_emp, K_star, pairs) -> dict:
                               / np.linalg.norm(K_star.block(a, b))) for a, b in pairs}
 
 
-def fit_slope(widths, errors: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def fit_slope(widths, errors: np.ndarray, level: float = 0.95, *,
+              paired: bool = False) -> tuple[float, float, float]:
     """Slope of ``log(errors)`` (``(n_widths, n_seeds)``) on ``log(widths)`` with a
-    ``level`` confidence interval (Student t on the regression's standard error)."""
+    ``level`` confidence interval (Student t on the regression's standard error).
+
+    ``paired``: column ``s`` holds the same seed (or seed pair) at every width, so each
+    column gets its own intercept (a fixed effect) and the slope comes from the changes
+    within columns (``n_widths * n_seeds - n_seeds - 1`` degrees of freedom). Use it when a
+    seed shifts a quantity at every width alike -- e.g. the loss curvature at
+    initialization, set by that seed's random residual, varies 30x between seeds and
+    little with width: the pooled fit then reads the seeds' spread as noise in the slope.
+    """
+    errors = np.asarray(errors, dtype=float)
+    if paired and errors.shape[1] > 1:
+        y = np.log(errors)
+        x = np.broadcast_to(np.log(np.asarray(widths, dtype=float))[:, None], y.shape)
+        y, x = y - y.mean(axis=0), x - x.mean(axis=0)
+        sxx = float(np.sum(x * x))
+        slope = float(np.sum(x * y) / sxx)
+        df = y.size - y.shape[1] - 1
+        if df < 1:
+            return slope, -math.inf, math.inf
+        stderr = math.sqrt(float(np.sum((y - slope * x) ** 2)) / df / sxx)
+        t = stats.t.ppf(0.5 + level / 2, df)
+        return slope, slope - t * stderr, slope + t * stderr
     w = np.repeat(np.asarray(widths, dtype=float), errors.shape[1])
     e = errors.reshape(-1)
     fit = stats.linregress(np.log(w), np.log(e))
