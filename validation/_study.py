@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-__all__ = ["fit_slope", "run_grid", "slope_status", "slope_verdict"]
+__all__ = ["bound_status", "fit_slope", "run_grid", "slope_status", "slope_verdict"]
 
 
 def check_grid(widths, seeds) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -169,6 +169,15 @@ def slope_status(slopes: dict, expected: float = -0.5) -> dict:
     return out
 
 
+def bound_status(slopes: dict, rate: float = -0.5) -> dict:
+    """Per key, the status of a claimed *bound* ``O(width^rate)``: ``"holds"`` when the
+    CI excludes 0 and reaches ``rate`` or below (a faster decay is within the bound),
+    ``"fails"`` when the CI lies above ``rate`` (a slower decay, or growth), else
+    ``"inconclusive"`` (the CI contains both ``rate`` and 0)."""
+    return {key: "fails" if lo > rate else "holds" if hi < 0 else "inconclusive"
+            for key, (slope, lo, hi) in slopes.items()}
+
+
 def overall(statuses) -> str:
     """``"holds"`` if every status holds, ``"fails"`` if any fails, else inconclusive (an
     ``"n/a"`` claim makes the whole inconclusive, never a verdict)."""
@@ -176,9 +185,12 @@ def overall(statuses) -> str:
     return "holds" if values == {"holds"} else "fails" if "fails" in values else "inconclusive"
 
 
-def slope_verdict(claim: str, slopes: dict, expected: float = -0.5) -> str:
-    """One line: the overall status of ``claim`` and each pair's slope, CI and status."""
-    status = slope_status(slopes, expected)
+def slope_verdict(claim: str, slopes: dict, expected: float = -0.5, *,
+                  status_fn=slope_status) -> str:
+    """One line: the overall status of ``claim`` and each pair's slope, CI and status
+    (``status_fn(slopes, expected)``: :func:`slope_status` for a rate, :func:`bound_status`
+    for a bound)."""
+    status = status_fn(slopes, expected)
     parts = [f"{'/'.join(p)}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {status[p]}"
              for p, (s, lo, hi) in slopes.items()]
     return f"{claim} {overall(status.values()).upper()}: " + "; ".join(parts)

@@ -18,8 +18,8 @@ import theory
 from ntk_pinn import Network, empirical_kernel, residual_vector_fn
 
 from . import report
-from ._study import (block_errors, block_pairs, check_grid, check_steps, fit_slope,
-                     network_config, run_grid, slope_verdict)
+from ._study import (block_errors, block_pairs, bound_status, check_grid, check_steps,
+                     fit_slope, network_config, run_grid, slope_verdict)
 
 __all__ = ["TrainingStudy", "gradient_descent_run", "training_study"]
 
@@ -134,7 +134,8 @@ class TrainingStudy:
 
     def verdict(self) -> str:
         gap = self.loss_gap()
-        return (slope_verdict("NTK drift ~ width^(-1/2)", self.drift_slopes)
+        return (slope_verdict("NTK drift vanishes at least like width^(-1/2)",
+                              self.drift_slopes, status_fn=bound_status)
                 + f"; loss vs exp(-K* t): max |log ratio| {gap[0]:.2g} at width "
                 f"{self.widths[0]}, {gap[-1]:.2g} at width {self.widths[-1]}")
 
@@ -182,8 +183,7 @@ class TrainingStudy:
 
     def _gap_table(self) -> list:
         """The loss gap split: against K*, against the network's own K(0), and per
-        eigen-band of K*; "shrinks" when the widest network's gap is under half the
-        narrowest's."""
+        eigen-band of K*, each with its :func:`report.trend` in width."""
         rows = [("loss vs K* prediction", self.loss_gap())]
         if self.predicted_loss_k0 is not None:
             rows.append(("loss vs own K(0) prediction (finite-width linearized)",
@@ -194,8 +194,8 @@ class TrainingStudy:
                  "| gap | " + " | ".join(f"w={w}" for w in self.widths) + " | with width |",
                  "|---|" + "---|" * (len(self.widths) + 1)]
         for label, g in rows:
-            trend = "shrinks" if g[-1] < 0.5 * g[0] else "does not shrink"
-            lines.append(f"| {label} | " + " | ".join(f"{v:.3g}" for v in g) + f" | {trend} |")
+            lines.append(f"| {label} | " + " | ".join(f"{v:.3g}" for v in g)
+                         + f" | {report.trend(self.widths, g)} |")
         return lines
 
     def plot(self, out) -> list:

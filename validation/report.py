@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["geometric_mean", "key_name", "save", "slope_table", "slopes_json", "versions",
+__all__ = ["geometric_mean", "key_name", "save", "slope_table", "slopes_json", "trend", "versions",
            "write_csv"]
 
 
@@ -61,6 +61,15 @@ def slope_table(widths, rows, *, columns=("block",), extra=()) -> list[str]:
 def geometric_mean(values) -> np.ndarray:
     """``(n_widths,)`` geometric means over seeds of ``values: (n_widths, n_seeds)``."""
     return np.exp(np.mean(np.log(np.maximum(np.asarray(values, dtype=float), 1e-300)), axis=1))
+
+
+def trend(widths, values) -> str:
+    """``"shrinks"`` when ``values`` (one per width, increasing widths) fall from the
+    narrowest to the widest network by at least half the decay, in logs, of
+    ``width^(-1/2)``: ``values[-1] < (w_min / w_max)^(1/4) values[0]`` (0.5 for widths 64
+    to 1024, 0.71 for 1024 to 4096); else ``"does not shrink"``."""
+    threshold = (widths[0] / widths[-1]) ** 0.25
+    return "shrinks" if values[-1] < threshold * values[0] else "does not shrink"
 
 
 def _cell(value) -> str:
