@@ -124,6 +124,12 @@ class Network:
     callable ``R -> R`` (Gauss-Hermite quadrature with Price's theorem).
     ``quadrature_degree`` fixes the number of mixture nodes / the quadrature degree;
     ``None`` chooses it from an error estimate.
+
+    ``input_mean``, ``input_std`` (numbers, or one per input coordinate): the network sees
+    ``(x - input_mean) / input_std`` (Wang et al. standardize the inputs by the
+    collocation points' statistics; :meth:`standardized`). ``init_fn``/``apply_fn``,
+    ``kernel_fn`` and :meth:`forward` all take the original ``x``, so operators stay in the
+    original variables and every derivative includes the chain rule exactly.
     """
 
     width: int
@@ -132,6 +138,8 @@ class Network:
     W_std: float = 1.0
     b_std: float = 1.0
     quadrature_degree: int | None = None
+    input_mean: float | tuple[float, ...] = 0.0
+    input_std: float | tuple[float, ...] = 1.0
 
     def __post_init__(self):
         for field in ("width", "depth"):
@@ -155,6 +163,51 @@ class Network:
                 not isinstance(self.quadrature_degree, int) or self.quadrature_degree < 1):
             raise ValueError(f"quadrature_degree must be an integer >= 1, got "
                              f"{self.quadrature_degree!r}.")
+        for field, positive in (("input_mean", False), ("input_std", True)):
+            value = getattr(self, field)
+            values = np.atleast_1d(np.asarray(value, dtype=float)) if np.ndim(value) <= 1 \
+                else None
+            if values is None or values.size == 0 or not np.all(np.isfinite(values)) or (
+                    positive and not np.all(values > 0)):
+                raise ValueError(
+                    f"{field} must be a finite number{' > 0' if positive else ''} or one per "
+                    f"input coordinate, got {value!r}.")
+            # Stored hashable: a float, or a tuple of floats (one per coordinate).
+            object.__setattr__(self, field, float(values[0]) if np.ndim(value) == 0
+                               else tuple(float(v) for v in values))
+
+    def standardized(self, points) -> "Network":
+        """This network with ``input_mean``/``input_std`` the per-coordinate mean and
+        standard deviation of ``points: (n, d)`` (Wang et al.'s input scaling)."""
+        x = np.asarray(points, dtype=float)
+        if x.ndim != 2 or x.shape[0] < 2:
+            raise ValueError(f"points must be (n, d) with n >= 2 to standardize by, got "
+                             f"shape {x.shape}.")
+        std = x.std(axis=0)
+        if not np.all(std > 0):
+            raise ValueError(f"a coordinate of the points is constant (std {std.tolist()}); "
+                             "it cannot be standardized.")
+        return dataclasses.replace(self, input_mean=tuple(x.mean(axis=0)),
+                                   input_std=tuple(std))
+
+    @property
+    def is_standardized(self) -> bool:
+        """Whether the inputs are rescaled (``input_mean``/``input_std`` not 0/1)."""
+        return not (self.input_mean == 0.0 and self.input_std == 1.0)
+
+    def standardize(self, x):
+        """``(x - input_mean) / input_std`` for ``x: (..., d)`` (jax or numpy)."""
+        for field in ("input_mean", "input_std"):
+            value = getattr(self, field)
+            if isinstance(value, tuple) and len(value) != x.shape[-1]:
+                raise ValueError(
+                    f"{field} has {len(value)} entries but the points have {x.shape[-1]} "
+                    f"coordinates (shape {tuple(x.shape)}); give one per coordinate.")
+        if not self.is_standardized:
+            return x
+        mean = np.asarray(self.input_mean, dtype=float)
+        std = np.asarray(self.input_std, dtype=float)
+        return (x - mean) / std
 
     @property
     def uses_quadrature(self) -> bool:
@@ -173,7 +226,7 @@ class Network:
     def layer_variances(self, points) -> np.ndarray:
         """Largest pre-activation variance ``q(x, x)`` of each hidden layer over
         ``points: (n, d)`` (numpy, for choosing the quadrature degree)."""
-        x = np.asarray(points, dtype=np.float64)
+        x = self.standardize(np.asarray(points, dtype=np.float64))
         q = self.W_std ** 2 * np.sum(x * x, axis=1) / x.shape[1] + self.b_std ** 2
         out = []
         for _ in range(self.depth):
@@ -224,15 +277,16 @@ class Network:
         return stax.serial(*(s for layer in self.layers for s in layer.stax_layers()))
 
     def forward(self, params, x, shifts=None):
-        """``(u, [h^0 = x, h^1, ..., h^depth])`` at ``x: (..., d)`` (``u: (...)``), from
-        :attr:`layers` directly; ``shifts[l]`` (optional) is added to pre-activation
-        ``l``. Equals ``apply_fn(params, x)[..., 0]``."""
+        """``(u, [h^0, h^1, ..., h^depth])`` at ``x: (..., d)`` (``u: (...)``), from
+        :attr:`layers` directly, ``h^0`` the standardized input; ``shifts[l]``
+        (optional) is added to pre-activation ``l``. Equals ``apply_fn(params, x)[..., 0]``."""
         dense = [p for p in params if len(p)]
         if len(dense) != len(self.layers) or any(len(p) != 2 for p in dense):
             raise ValueError(f"expected the parameters of this network from Network.init "
                              f"({len(self.layers)} dense (W, b) pairs), got "
                              f"{len(dense)} non-empty entries.")
-        h, hs = x, [x]
+        h = self.standardize(x)
+        hs = [h]
         for i, (layer, (W, b)) in enumerate(zip(self.layers, dense)):
             z = layer(W, b, h) + (0.0 if shifts is None else shifts[i])
             if layer.activation is None:
@@ -247,13 +301,25 @@ class Network:
 
     @property
     def apply_fn(self) -> Callable:
-        """``apply_fn(params, x: (n, d)) -> (n, 1)``."""
-        return self._stax[1]
+        """``apply_fn(params, x: (n, d)) -> (n, 1)`` (``x`` in the original variables)."""
+        apply = self._stax[1]
+        if not self.is_standardized:
+            return apply
+        return lambda params, x, **kwargs: apply(params, self.standardize(x), **kwargs)
 
     @property
     def kernel_fn(self) -> Callable:
-        """``kernel_fn(x1: (n1, d), x2: (n2, d), "ntk" | "nngp") -> (n1, n2)``."""
-        return self._stax[2]
+        """``kernel_fn(x1: (n1, d), x2: (n2, d), "ntk" | "nngp") -> (n1, n2)`` (original
+        variables: the kernel of the standardized inputs)."""
+        kernel = self._stax[2]
+        if not self.is_standardized:
+            return kernel
+
+        def kernel_fn(x1, x2=None, get=None, **kwargs):
+            return kernel(self.standardize(x1), None if x2 is None else self.standardize(x2),
+                          get, **kwargs)
+
+        return kernel_fn
 
     @property
     def pair_cost(self) -> int:
@@ -307,7 +373,9 @@ class Network:
 
 
 def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
-        b_std: float = 1.0, quadrature_degree: int | None = None) -> Network:
+        b_std: float = 1.0, quadrature_degree: int | None = None, *,
+        input_mean=0.0, input_std=1.0) -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` (see :class:`Network`)."""
     return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
-                   quadrature_degree=quadrature_degree)
+                   quadrature_degree=quadrature_degree, input_mean=input_mean,
+                   input_std=input_std)

@@ -101,3 +101,57 @@ def test_kernel_fn_is_jittable_on_a_fresh_network(activation):
     jitted = jax.jit(lambda a: mlp(8, 2, activation).kernel_fn(a, a, "ntk"))(x)
     eager = mlp(8, 2, activation).kernel_fn(x, x, "ntk")
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-8, atol=0)
+
+
+def _chain_rule_case():
+    rng = np.random.default_rng(3)
+    x, xb = rng.uniform(0, 3, (7, 2)), rng.uniform(0, 3, (3, 2))
+    mean, std = np.array([1.5, 0.7]), np.array([0.8, 2.0])
+    # In z = (x - mean) / std, d/dx_i = d/dz_i / std_i: the Laplacian in x is
+    # u_zz / std_0^2 + u_ww / std_1^2, an independent route to the same kernel.
+    op = ntk_pinn.Operator("u_xx + u_yy - x*u_y", "x y")
+    op_z = ntk_pinn.Operator(f"{1 / std[0] ** 2}*u_xx + {1 / std[1] ** 2}*u_yy "
+                             f"- ({std[0]}*x + {mean[0]})*{1 / std[1]}*u_y", "x y")
+    u = ntk_pinn.Operator("u", "x y")
+    z, zb = (x - mean) / std, (xb - mean) / std
+    return (mlp(32, 2, "tanh", input_mean=tuple(mean), input_std=tuple(std)),
+            mlp(32, 2, "tanh"), {"r": (op, x), "b": (u, xb)}, {"r": (op_z, z), "b": (u, zb)})
+
+
+def test_standardized_inputs_kernel_is_the_chain_rule_of_the_plain_one():
+    import theory
+
+    std_net, plain, blocks, blocks_z = _chain_rule_case()
+    K = theory.limiting_kernel(std_net, blocks)
+    K_z = theory.limiting_kernel(plain.with_width(32), blocks_z)
+    assert np.max(np.abs(K.matrix - K_z.matrix)) < 1e-12 * np.max(np.abs(K_z.matrix))
+    params = std_net.init(jax.random.PRNGKey(0), 2)
+    fast = ntk_pinn.empirical_kernel(std_net, params, blocks).matrix
+    generic = ntk_pinn.empirical_kernel(std_net, params, blocks, method="generic").matrix
+    ref = ntk_pinn.empirical_kernel(plain, params, blocks_z).matrix
+    scale = np.max(np.abs(ref))
+    assert np.max(np.abs(fast - ref)) < 1e-12 * scale
+    assert np.max(np.abs(generic - ref)) < 1e-12 * scale
+    x = blocks["r"][1]
+    z = blocks_z["r"][1]
+    out = np.asarray(std_net.apply_fn(params, x))
+    assert np.allclose(out, np.asarray(plain.apply_fn(params, z)), rtol=0, atol=1e-14)
+    assert np.allclose(np.asarray(std_net.forward(params, x)[0]), out[:, 0], atol=1e-14)
+
+
+def test_standardized_takes_the_points_statistics_and_bad_scalings_are_refused():
+    x = np.random.default_rng(0).uniform(0, 4, (50, 2))
+    net = mlp(16, 2).standardized(x)
+    assert np.allclose(net.input_mean, x.mean(axis=0))
+    assert np.allclose(net.input_std, x.std(axis=0))
+    assert net.is_standardized and not mlp(16, 2).is_standardized
+    hash(net)  # hashable: compiled kernels are cached per network
+    for kwargs, match in [({"input_std": 0.0}, "input_std must be a finite number > 0"),
+                          ({"input_std": (1.0, -2.0)}, "input_std"),
+                          ({"input_mean": float("nan")}, "input_mean must be a finite")]:
+        with pytest.raises(ValueError, match=match):
+            mlp(16, 2, **kwargs)
+    with pytest.raises(ValueError, match="input_mean has 3 entries but the points have 2"):
+        mlp(16, 2, input_mean=(0.0, 1.0, 2.0)).kernel_fn(x, x, "ntk")
+    with pytest.raises(ValueError, match="constant"):
+        mlp(16, 2).standardized(np.c_[x[:, 0], np.ones(50)])

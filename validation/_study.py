@@ -52,8 +52,11 @@ def check_steps(steps: int, record_every: int) -> None:
 
 def network_config(net) -> dict:
     """The JSON-able description of a network spec (its width is the study's variable)."""
-    return {"depth": net.depth, "activation": net.activation_name, "W_std": net.W_std,
-            "b_std": net.b_std}
+    config = {"depth": net.depth, "activation": net.activation_name, "W_std": net.W_std,
+              "b_std": net.b_std}
+    if net.is_standardized:
+        config.update(input_mean=net.input_mean, input_std=net.input_std)
+    return config
 
 
 def blocks_config(blocks) -> dict:
