@@ -19,7 +19,7 @@ from ._forms import Term  # noqa: E402
 from ._memory import available_memory, check_memory, memory_limit  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
-from ._network import ACTIVATIONS, DenseLayer, Network, mlp  # noqa: E402
+from ._network import ACTIVATIONS, PARAMETERIZATIONS, DenseLayer, Network, mlp  # noqa: E402
 from ._operator import Operator  # noqa: E402
 from ._train import TrainResult, TrainState, gauss_newton_step, train  # noqa: E402
 from . import nt, problems  # noqa: E402,F401
@@ -34,6 +34,7 @@ __all__ = [
     "LossHessianNorms",
     "Network",
     "Operator",
+    "PARAMETERIZATIONS",
     "Term",
     "TrainResult",
     "TrainState",

@@ -1,7 +1,9 @@
 """Fast empirical PINN NTK of ``mlp`` networks, without forming any Jacobian.
 
-For a dense layer ``z = (W_std / sqrt(n_in)) h W + b_std b`` the parameter gradient of the
-output is ``dF/dW = (W_std / sqrt(n_in)) h ⊗ g`` with ``g = dF/dz`` the back-propagated
+For a dense layer ``z = (W_std / sqrt(n_in)) h W + b_std b`` (NTK parameterization;
+``h W + b`` in the standard one: ``DenseLayer.weight_scale`` and ``bias_scale``) the
+parameter gradient of the output is ``dF/dW = (W_std / sqrt(n_in)) h ⊗ g`` with
+``g = dF/dz`` the back-propagated
 sensitivity. An input derivative ``D^a`` of it is, by Leibniz,
 
     D^a (h ⊗ g) = sum_{b <= a} C(a, b) D^(a-b) h ⊗ D^b g,
@@ -104,5 +106,5 @@ def feature_gram(net: Network, feats_a, feats_b) -> jnp.ndarray:
     total = 0.0
     for layer, fa, fb in zip(net.layers, feats_a, feats_b):
         n_in = fa[1].shape[-1]
-        total = total + _layer_gram(fa, fb, layer.weight_scale(n_in) ** 2, layer.b_std ** 2)
+        total = total + _layer_gram(fa, fb, layer.weight_scale(n_in) ** 2, layer.bias_scale ** 2)
     return total

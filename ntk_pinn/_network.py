@@ -14,7 +14,7 @@ from .nt import stax
 
 from . import _smooth
 
-__all__ = ["ACTIVATIONS", "DenseLayer", "Network", "mlp"]
+__all__ = ["ACTIVATIONS", "DenseLayer", "Network", "PARAMETERIZATIONS", "mlp"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,27 +41,42 @@ _CLOSED_FORM: dict[str, _ClosedForm] = {
 ACTIVATIONS: tuple[str, ...] = tuple(_CLOSED_FORM) + tuple(_smooth.SMOOTH_ACTIVATIONS)
 
 
+PARAMETERIZATIONS = ("ntk", "standard")
+
+
 @dataclasses.dataclass(frozen=True)
 class DenseLayer:
-    """One dense layer of a :class:`Network`, NTK parameterization:
-    ``z = W_std / sqrt(fan_in) * h @ W + b_std * b`` with ``W ~ N(0, 1)``, ``b ~ N(0, 1)``
-    of shapes ``(fan_in, width)``, ``(width,)``; then the activation (``None`` for the
-    output layer). ``activation`` is a neural-tangents layer constructor; its ``apply_fn``
-    is the elementwise function (:meth:`activation_fn`), so the stax spec and the fast
-    empirical NTK read one definition."""
+    """One dense layer of a :class:`Network`, as neural-tangents' ``stax.Dense``.
+
+    ``"ntk"`` parameterization: ``z = W_std / sqrt(fan_in) * h @ W + b_std * b`` with
+    ``W ~ N(0, 1)``, ``b ~ N(0, 1)``; ``"standard"``: ``z = h @ W + b`` with
+    ``W ~ N(0, W_std^2 / fan_in)``, ``b ~ N(0, b_std^2)`` (same function at
+    initialization, different gradients: its NTK grows with the widths). Shapes
+    ``(fan_in, width)``, ``(width,)``; then the activation (``None`` for the output layer).
+    ``activation`` is a neural-tangents layer constructor; its ``apply_fn`` is the
+    elementwise function (:meth:`activation_fn`), so the stax spec and the fast empirical
+    NTK read one definition."""
 
     width: int
     W_std: float
     b_std: float
     activation: Callable[[], tuple] | None
+    parameterization: str = "ntk"
 
     def weight_scale(self, fan_in: int) -> float:
         """The factor in front of ``h @ W``."""
+        if self.parameterization == "standard":
+            return 1.0
         return self.W_std / math.sqrt(fan_in)
+
+    @property
+    def bias_scale(self) -> float:
+        """The factor in front of ``b``."""
+        return 1.0 if self.parameterization == "standard" else self.b_std
 
     def __call__(self, W, b, h):
         """Pre-activation ``z: (..., width)`` from the previous layer's ``h: (..., fan_in)``."""
-        return self.weight_scale(W.shape[0]) * (h @ W) + self.b_std * b.reshape(-1)
+        return self.weight_scale(W.shape[0]) * (h @ W) + self.bias_scale * b.reshape(-1)
 
     def activation_fn(self) -> Callable:
         """The elementwise activation (the stax layer's own ``apply_fn``)."""
@@ -69,7 +84,8 @@ class DenseLayer:
         return lambda z: apply((), z)
 
     def stax_layers(self) -> list:
-        dense = stax.Dense(self.width, self.W_std, self.b_std, parameterization="ntk")
+        dense = stax.Dense(self.width, self.W_std, self.b_std,
+                           parameterization=self.parameterization)
         return [dense] + ([self.activation()] if self.activation is not None else [])
 
 
@@ -125,6 +141,13 @@ class Network:
     ``quadrature_degree`` fixes the number of mixture nodes / the quadrature degree;
     ``None`` chooses it from an error estimate.
 
+    ``parameterization``: ``"ntk"`` (default) or ``"standard"`` (:class:`DenseLayer`), as
+    in neural-tangents. In the standard parameterization the NTK depends on the widths
+    (each layer adds ``fan_in * nngp`` where the NTK one adds ``nngp``): ``kernel_fn`` --
+    and so ``theory.limiting_kernel`` -- is then the width-``width`` kernel that a finite
+    network of this width approaches as all its widths grow in proportion (relative
+    fluctuations ``O(width^(-1/2))``), not a width-free limit.
+
     ``input_mean``, ``input_std`` (numbers, or one per input coordinate): the network sees
     ``(x - input_mean) / input_std`` (Wang et al. standardize the inputs by the
     collocation points' statistics; :meth:`standardized`). ``init_fn``/``apply_fn``,
@@ -140,6 +163,7 @@ class Network:
     quadrature_degree: int | None = None
     input_mean: float | tuple[float, ...] = 0.0
     input_std: float | tuple[float, ...] = 1.0
+    parameterization: str = "ntk"
 
     def __post_init__(self):
         for field in ("width", "depth"):
@@ -163,6 +187,9 @@ class Network:
                 not isinstance(self.quadrature_degree, int) or self.quadrature_degree < 1):
             raise ValueError(f"quadrature_degree must be an integer >= 1, got "
                              f"{self.quadrature_degree!r}.")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got "
+                             f"{self.parameterization!r}.")
         for field, positive in (("input_mean", False), ("input_std", True)):
             value = getattr(self, field)
             values = np.atleast_1d(np.asarray(value, dtype=float)) if np.ndim(value) <= 1 \
@@ -269,8 +296,9 @@ class Network:
             act = lambda: _smooth.stax_layer(self.smooth, lambda: self.degree)  # noqa: E731
         else:
             act = _CLOSED_FORM[self.activation].layer
-        hidden = DenseLayer(self.width, self.W_std, self.b_std, act)
-        return (hidden,) * self.depth + (DenseLayer(1, self.W_std, self.b_std, None),)
+        hidden = DenseLayer(self.width, self.W_std, self.b_std, act, self.parameterization)
+        return (hidden,) * self.depth + (
+            DenseLayer(1, self.W_std, self.b_std, None, self.parameterization),)
 
     @functools.cached_property
     def _stax(self) -> tuple:
@@ -374,8 +402,8 @@ class Network:
 
 def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
         b_std: float = 1.0, quadrature_degree: int | None = None, *,
-        input_mean=0.0, input_std=1.0) -> Network:
+        input_mean=0.0, input_std=1.0, parameterization: str = "ntk") -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` (see :class:`Network`)."""
     return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
                    quadrature_degree=quadrature_degree, input_mean=input_mean,
-                   input_std=input_std)
+                   input_std=input_std, parameterization=parameterization)

@@ -56,6 +56,8 @@ def network_config(net) -> dict:
               "b_std": net.b_std}
     if net.is_standardized:
         config.update(input_mean=net.input_mean, input_std=net.input_std)
+    if net.parameterization != "ntk":
+        config["parameterization"] = net.parameterization
     return config
 
 

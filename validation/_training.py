@@ -227,6 +227,12 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
               "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
               "source": {"problem": problem.name, "n_residual": n_residual,
                          "n_boundary": n_boundary, "point_seed": point_seed}}
+    if net.parameterization != "ntk":
+        raise ValueError(
+            f"training_study compares every width with one K* and one step size; in the "
+            f"{net.parameterization!r} parameterization the kernel depends on the width "
+            "(not supported yet). Use parameterization='ntk', or width_study, which "
+            "compares each width with its own kernel.")
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     names = list(data)

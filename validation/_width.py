@@ -92,7 +92,8 @@ class WidthStudy:
 def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
                 progress: bool = True, source: dict | None = None) -> WidthStudy:
     """Empirical NTK of ``net.with_width(w)`` at initialization (seed ``s``) against the
-    limiting ``K*``, for every ``w`` in ``widths`` and ``s`` in ``seeds``.
+    limiting ``K*``, for every ``w`` in ``widths`` and ``s`` in ``seeds`` (in the standard
+    parameterization, against the kernel of width ``w``: it depends on the width).
 
     Args:
       net: the network spec; its width is replaced by each of ``widths``.
@@ -119,13 +120,15 @@ def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
     d = parsed[0].points.shape[1]
 
     @functools.cache
-    def k_star():  # not needed when every run is on disk already
-        return theory.limiting_kernel(net, blocks)
+    def k_star(width):  # not needed when every run is on disk already
+        return theory.limiting_kernel(net.with_width(width), blocks)
 
     def compute(w, s):
         wide = net.with_width(w)
         K_emp = empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), d), blocks)
-        return {"errors": block_errors(K_emp, k_star(), pairs)}
+        # NTK parameterization: one width-free K*; standard: the kernel of each width.
+        reference = k_star(w if net.parameterization == "standard" else net.width)
+        return {"errors": block_errors(K_emp, reference, pairs)}
 
     runs = run_grid(compute, widths, seeds, run_dir, "width study", progress, config)
     results = {key: run["errors"] for key, run in runs.items()}
