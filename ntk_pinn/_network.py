@@ -218,6 +218,12 @@ class Network:
                                    input_std=tuple(std))
 
     @property
+    def kernel_depends_on_width(self) -> bool:
+        """Whether ``kernel_fn`` changes with ``width`` (the standard parameterization):
+        a study must then compare each width with its own kernel."""
+        return self.parameterization == "standard"
+
+    @property
     def is_standardized(self) -> bool:
         """Whether the inputs are rescaled (``input_mean``/``input_std`` not 0/1)."""
         return not (self.input_mean == 0.0 and self.input_std == 1.0)

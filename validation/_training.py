@@ -33,7 +33,8 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
     "residuals": [[...], ...], "K0": [[...], ...], "lr": lr}`` recorded at steps ``0,
     record_every, ..., steps``; drift is ``‖K(t) - K(0)‖_F / ‖K(0)‖_F`` per block pair of
     the empirical NTK, ``residuals`` the residual vector at each record, ``K0`` the
-    initial empirical NTK. ``K0``: the initial kernel if known.
+    initial empirical NTK (the argument ``K0``, when given, is used instead of computing
+    it).
     """
     import jax
     import jax.numpy as jnp
@@ -82,11 +83,11 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
 BANDS = {"fast": (1e-1, np.inf), "middle": (1e-3, 1e-1), "slow": (0.0, 1e-3)}
 
 
-def _gap(actual: np.ndarray, predicted: np.ndarray, floor: np.ndarray) -> np.ndarray:
+def _gap(actual: np.ndarray, predicted: np.ndarray, floor=0.0) -> np.ndarray:
     """``max_t |log((actual + floor) / (predicted + floor))|`` over the last axis; the
-    floor (1e-6 of the run's initial loss: modes decayed below it count as converged, their
-    relative error is not a gap) keeps the ratio meaningful."""
-    f = floor[..., None]
+    floor (for a band: 1e-6 of the run's initial loss: modes decayed below it count as
+    converged, their relative error is not a gap) keeps the ratio meaningful."""
+    f = np.asarray(floor)[..., None]
     return np.abs(np.log((actual + f) / (predicted + f))).max(axis=-1)
 
 
@@ -115,14 +116,12 @@ class TrainingStudy:
 
     def loss_gap(self) -> np.ndarray:
         """``(n_widths,)``: mean over seeds of ``max_t |log(loss / predicted)|``."""
-        gap = np.abs(np.log(self.loss / self.predicted_loss)).max(axis=2)
-        return gap.mean(axis=1)
+        return _gap(self.loss, self.predicted_loss).mean(axis=1)
 
     def loss_gap_k0(self) -> np.ndarray:
         """``(n_widths,)``: the same gap against the finite network's own linearized
         prediction ``½‖exp(-K(0) t) r(0)‖²``: what is left is the kernel's drift."""
-        gap = np.abs(np.log(self.loss / self.predicted_loss_k0)).max(axis=2)
-        return gap.mean(axis=1)
+        return _gap(self.loss, self.predicted_loss_k0).mean(axis=1)
 
     def band_gaps(self) -> dict:
         """``{band: (n_widths,)}``: per eigen-band of ``K*`` (``BANDS``), mean over seeds
@@ -227,7 +226,7 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
               "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
               "source": {"problem": problem.name, "n_residual": n_residual,
                          "n_boundary": n_boundary, "point_seed": point_seed}}
-    if net.parameterization != "ntk":
+    if net.kernel_depends_on_width:
         raise ValueError(
             f"training_study compares every width with one K* and one step size; in the "
             f"{net.parameterization!r} parameterization the kernel depends on the width "

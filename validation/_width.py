@@ -127,7 +127,7 @@ def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
         wide = net.with_width(w)
         K_emp = empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), d), blocks)
         # NTK parameterization: one width-free K*; standard: the kernel of each width.
-        reference = k_star(w if net.parameterization == "standard" else net.width)
+        reference = k_star(w if net.kernel_depends_on_width else net.width)
         return {"errors": block_errors(K_emp, reference, pairs)}
 
     runs = run_grid(compute, widths, seeds, run_dir, "width study", progress, config)

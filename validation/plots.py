@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import report
+
 __all__ = ["kernel_heatmap_figure", "plot_kernel_heatmap", "plot_nonlinear_study",
            "plot_posterior", "plot_spectra", "plot_training", "plot_training_study",
            "plot_width_study", "posterior_figure"]
@@ -101,7 +103,7 @@ def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> Non
         for j in range(values.shape[1]):
             ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4, zorder=2)
         fit = "n/a" if np.isnan(slope) else f"{slope:.2f} [{lo:.2f}, {hi:.2f}]"
-        ax.plot(widths, np.exp(np.mean(np.log(values), axis=1)), "o", color=color, zorder=4,
+        ax.plot(widths, report.geometric_mean(values), "o", color=color, zorder=4,
                 label=f"{label}: slope {fit}")
         # fitted line through the geometric mean of all runs
         c = np.mean(np.log(values)) - slope * np.mean(np.log(widths))
