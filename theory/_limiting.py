@@ -101,8 +101,9 @@ def _order_fn(net: Network, kind: str):
 # 0: about half the compile time for tanh, ~1.7x the run time, milliseconds here). A
 # larger one uses one graph per pair of operators, whose compilation the tiles amortize:
 # with constant unit directions XLA shares the activation's transcendental work among
-# the terms, which makes an erf-mixture (tanh) tile ~2x faster than the sum of the
-# per-order graphs (measured: 0.8 s vs 1.75 s per 64 x 64 tile of the 2-D Laplacian).
+# the terms, and it is compiled at full optimization: a tanh tile runs ~4x faster than the
+# per-order graphs (benchmarks/bench_compile.py: 0.76 s vs 3.0 s per 64 x 64 tile of the
+# 2-D Laplacian; break-even with the extra ~6.6 s of compilation at about 3 tiles).
 _PER_ORDER_MAX_TILES = 4
 
 
