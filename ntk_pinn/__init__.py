@@ -12,14 +12,16 @@ import jax as _jax
 if _os.environ.get("NTK_PINN_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
-from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks  # noqa: E402
+from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks, trace_weights  # noqa: E402
 from ._derivatives import directional, unit_directions  # noqa: E402
-from ._empirical import empirical_kernel, residual_fn, residual_vector_fn  # noqa: E402
+from ._empirical import (empirical_kernel, empirical_traces, residual_fn,  # noqa: E402
+                         residual_vector_fn)
 from ._forms import Term  # noqa: E402
 from ._memory import available_memory, check_memory, memory_limit  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
-from ._network import ACTIVATIONS, PARAMETERIZATIONS, DenseLayer, Network, mlp  # noqa: E402
+from ._network import (ACTIVATIONS, INITIALIZATIONS, PARAMETERIZATIONS,  # noqa: E402
+                       DenseLayer, Network, mlp)
 from ._operator import Operator  # noqa: E402
 from ._train import TrainResult, TrainState, gauss_newton_step, train  # noqa: E402
 from . import nt, problems  # noqa: E402,F401
@@ -31,6 +33,7 @@ __all__ = [
     "Block",
     "BlockKernel",
     "DenseLayer",
+    "INITIALIZATIONS",
     "LossHessianNorms",
     "Network",
     "Operator",
@@ -43,6 +46,7 @@ __all__ = [
     "check_memory",
     "directional",
     "empirical_kernel",
+    "empirical_traces",
     "gauss_newton_step",
     "hvp",
     "kernel_blocks",
@@ -55,6 +59,7 @@ __all__ = [
     "residual_fn",
     "residual_hessian_norms",
     "residual_vector_fn",
+    "trace_weights",
     "train",
     "unit_directions",
 ]

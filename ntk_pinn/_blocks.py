@@ -13,7 +13,7 @@ import numpy as np
 
 from ._operator import Operator
 
-__all__ = ["Block", "BlockKernel", "as_blocks", "kernel_blocks"]
+__all__ = ["Block", "BlockKernel", "as_blocks", "kernel_blocks", "trace_weights"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,17 +134,16 @@ class BlockKernel:
         """All ``(row_name, col_name)`` block pairs, in order."""
         return [(a, b) for a in self.row_names for b in self.col_names]
 
-    def trace_weights(self) -> dict:
+    def trace_weights(self, groups: dict | None = None) -> dict:
         """``{block: tr(K) / tr(K_ii)}`` (Wang, Yu & Perdikaris' NTK-adaptive loss weights)
-        of a square kernel; ``tr(K)`` is the sum of the diagonal blocks' traces."""
+        of a square kernel; ``tr(K)`` is the sum of the diagonal blocks' traces. With
+        ``groups`` (``{group: block names}``): one weight per group, ``tr(K) / Σ_{i in g}
+        tr(K_ii)`` (:func:`trace_weights`)."""
         if not self.is_square:
             raise ValueError("expected the square BlockKernel of one set of blocks (not a "
                              "cross kernel).")
-        traces = {n: float(np.trace(self.block(n, n))) for n in self.names}
-        if any(t <= 0 for t in traces.values()):
-            raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
-        total = sum(traces.values())
-        return {n: total / t for n, t in traces.items()}
+        return trace_weights({n: float(np.trace(self.block(n, n))) for n in self.names},
+                             groups)
 
     @staticmethod
     def computed_pairs(rows: Sequence, cols: Sequence) -> list[tuple[int, int]]:
@@ -172,3 +171,36 @@ class BlockKernel:
                     matrix[r0[i]:r0[i + 1], c0[j]:c0[j + 1]].T
         return cls(matrix, tuple(b.name for b in rows), tuple(rs),
                    tuple(b.name for b in cols), tuple(cs), kind, dict(info or {}))
+
+
+def trace_weights(traces: dict, groups: dict | None = None) -> dict:
+    """Wang, Yu & Perdikaris' weights from the diagonal blocks' traces ``{block: tr(K_ii)}``:
+    ``{group: tr(K) / tr(K_g)}``, ``tr(K_g)`` the sum over the group's blocks, ``tr(K)``
+    over all. ``groups``: ``{group: block names}`` covering every block once (their
+    wave code weighs the initial and boundary values as one group); default one group per
+    block."""
+    groups = check_groups(groups, list(traces))
+    if any(not t > 0 for t in traces.values()):
+        raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")
+    total = sum(traces.values())
+    return {g: total / sum(traces[n] for n in names) for g, names in groups.items()}
+
+
+def check_groups(groups: dict | None, names: list) -> dict:
+    """``groups`` as ``{group: tuple of block names}`` after checking that they cover
+    ``names`` once each (default: one group per block, named as the block)."""
+    if groups is None:
+        return {n: (n,) for n in names}
+    groups = {g: (members,) if isinstance(members, str) else tuple(members)
+              for g, members in groups.items()}
+    listed = [n for members in groups.values() for n in members]
+    unknown = sorted(set(listed) - set(names))
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    missing = [n for n in names if n not in listed]
+    if unknown or twice or missing or any(not m for m in groups.values()):
+        raise ValueError(
+            f"groups {groups} must put each block in exactly one non-empty group; blocks: "
+            f"{names}" + (f"; unknown: {unknown}" if unknown else "")
+            + (f"; listed twice: {twice}" if twice else "")
+            + (f"; in no group: {missing}" if missing else "") + ".")
+    return groups

@@ -15,7 +15,7 @@ from ._memory import check_memory
 from ._network import Network
 from ._operator import Operator
 
-__all__ = ["empirical_kernel", "residual_fn", "residual_vector_fn"]
+__all__ = ["empirical_kernel", "empirical_traces", "residual_fn", "residual_vector_fn"]
 
 
 def residual_fn(net: Network, op: Operator):
@@ -131,3 +131,21 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
             out[...] = np.asarray(_gram(jac(r), jac(c)))
 
     return BlockKernel.assemble(rows, cols, compute, "ntk")
+
+
+def empirical_traces(net: Network, params, blocks) -> dict:
+    """``{block: tr(K_bb)}``, the traces of the empirical PINN NTK's diagonal blocks, in
+    ``O(n)`` (no off-diagonal entry is formed: per point ``‖∂θ L_b[u](x)‖²`` from the fast
+    path's per-layer factors). What NTK-adaptive loss weights need
+    (:func:`ntk_pinn.trace_weights`); equals ``empirical_kernel(...).block(b, b)``'s trace.
+
+    ``blocks``: as for :func:`empirical_kernel` (one set). Parameters are used in float64.
+    """
+    rows, _ = kernel_blocks(blocks)
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
+    out = {}
+    for b in rows:
+        net.check_differentiable(b.operator)
+        feats = _fast_empirical.block_features(net, params, b.operator, b.points)
+        out[b.name] = float(jnp.sum(_fast_empirical.feature_diagonal(net, feats)))
+    return out

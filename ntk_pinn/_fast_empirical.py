@@ -108,3 +108,20 @@ def feature_gram(net: Network, feats_a, feats_b) -> jnp.ndarray:
         n_in = fa[1].shape[-1]
         total = total + _layer_gram(fa, fb, layer.weight_scale(n_in) ** 2, layer.bias_scale ** 2)
     return total
+
+
+@jax.jit
+def _layer_diagonal(f, scale_w, scale_b):
+    A, B, bias = f
+    ga = jnp.einsum("pkn,pjn->pkj", A, A)
+    gb = jnp.einsum("pkn,pjn->pkj", B, B)
+    return scale_w * jnp.sum(ga * gb, axis=(1, 2)) + scale_b * jnp.sum(bias * bias, axis=1)
+
+
+def feature_diagonal(net: Network, feats) -> jnp.ndarray:
+    """``(P,)`` diagonal of a block's empirical NTK, ``‖∂θ L[u](x_p)‖²`` (``O(P)`` Grams)."""
+    total = 0.0
+    for layer, f in zip(net.layers, feats):
+        total = total + _layer_diagonal(f, layer.weight_scale(f[1].shape[-1]) ** 2,
+                                        layer.bias_scale ** 2)
+    return total

@@ -14,7 +14,8 @@ from .nt import stax
 
 from . import _smooth
 
-__all__ = ["ACTIVATIONS", "DenseLayer", "Network", "PARAMETERIZATIONS", "mlp"]
+__all__ = ["ACTIVATIONS", "DenseLayer", "INITIALIZATIONS", "Network", "PARAMETERIZATIONS",
+           "mlp"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,12 @@ ACTIVATIONS: tuple[str, ...] = tuple(_CLOSED_FORM) + tuple(_smooth.SMOOTH_ACTIVA
 
 
 PARAMETERIZATIONS = ("ntk", "standard")
+#: ``"gaussian"``: neural-tangents' draws (``W ~ N(0, 1)`` used as ``W_std W / sqrt(fan_in)``
+#: in the NTK parameterization, ``W ~ N(0, W_std² / fan_in)`` in the standard one; biases
+#: ``N(0, b_std²)``). ``"glorot_normal"``: Wang et al.'s wave code, ``W ~ N(0, 2 / (fan_in +
+#: fan_out))`` used as is, zero biases (standard parameterization only; no infinite-width
+#: limit, see :attr:`Network.kernel_fn`).
+INITIALIZATIONS = ("gaussian", "glorot_normal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +160,12 @@ class Network:
     collocation points' statistics; :meth:`standardized`). ``init_fn``/``apply_fn``,
     ``kernel_fn`` and :meth:`forward` all take the original ``x``, so operators stay in the
     original variables and every derivative includes the chain rule exactly.
+
+    ``initialization``: ``"gaussian"`` (neural-tangents' draws) or ``"glorot_normal"``
+    (Wang et al.'s wave network: ``W ~ N(0, 2/(fan_in + fan_out))``, zero biases; with
+    ``parameterization="standard"``). Glorot-normal has no infinite-width counterpart
+    (the first layer's variance ``2/(d + width)`` vanishes), so :attr:`kernel_fn` -- and
+    ``K*``, posteriors, width studies -- refuse it; its empirical NTK and training work.
     """
 
     width: int
@@ -164,6 +177,7 @@ class Network:
     input_mean: float | tuple[float, ...] = 0.0
     input_std: float | tuple[float, ...] = 1.0
     parameterization: str = "ntk"
+    initialization: str = "gaussian"
 
     def __post_init__(self):
         for field in ("width", "depth"):
@@ -190,6 +204,14 @@ class Network:
         if self.parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got "
                              f"{self.parameterization!r}.")
+        if self.initialization not in INITIALIZATIONS:
+            raise ValueError(f"initialization must be one of {INITIALIZATIONS}, got "
+                             f"{self.initialization!r}.")
+        if self.initialization == "glorot_normal" and self.parameterization != "standard":
+            raise ValueError(
+                "initialization='glorot_normal' draws weights that are used as they are "
+                "(W ~ N(0, 2/(fan_in + fan_out)), z = h @ W + b); pass "
+                "parameterization='standard' with it.")
         for field, positive in (("input_mean", False), ("input_std", True)):
             value = getattr(self, field)
             values = np.atleast_1d(np.asarray(value, dtype=float)) if np.ndim(value) <= 1 \
@@ -238,8 +260,10 @@ class Network:
                     f"coordinates (shape {tuple(x.shape)}); give one per coordinate.")
         if not self.is_standardized:
             return x
-        mean = np.asarray(self.input_mean, dtype=float)
-        std = np.asarray(self.input_std, dtype=float)
+        # In the points' own float dtype, so that float32 training stays float32.
+        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else np.float64
+        mean = np.asarray(self.input_mean, dtype=dtype)
+        std = np.asarray(self.input_std, dtype=dtype)
         return (x - mean) / std
 
     @property
@@ -342,9 +366,29 @@ class Network:
         return lambda params, x, **kwargs: apply(params, self.standardize(x), **kwargs)
 
     @property
+    def has_limit(self) -> bool:
+        """Whether this network's initialization has an infinite-width counterpart (every
+        one but Glorot-normal)."""
+        return self.initialization != "glorot_normal"
+
+    def check_has_limit(self, what: str = "the infinite-width kernel") -> None:
+        """Refuse (ValueError) a limit-side computation for an initialization without one."""
+        if self.has_limit:
+            return
+        raise ValueError(
+            f"{what} does not exist for initialization='glorot_normal': its first-layer "
+            f"weights have variance 2/(d + width) -> 0 as the width grows (and the biases "
+            f"are zero), so every pre-activation and the NNGP/NTK of the growing network "
+            f"tend to 0; no limit matches the finite network. Use the empirical kernel "
+            f"(ntk_pinn.empirical_kernel) of this network, or initialization='gaussian' "
+            f"(W ~ N(0, W_std^2/fan_in), the neural-tangents draw) for a K*.")
+
+    @property
     def kernel_fn(self) -> Callable:
         """``kernel_fn(x1: (n1, d), x2: (n2, d), "ntk" | "nngp") -> (n1, n2)`` (original
-        variables: the kernel of the standardized inputs)."""
+        variables: the kernel of the standardized inputs). Refused (ValueError) for an
+        initialization without an infinite-width counterpart (:attr:`has_limit`)."""
+        self.check_has_limit()
         kernel = self._stax[2]
         if not self.is_standardized:
             return kernel
@@ -371,8 +415,23 @@ class Network:
         return math.inf
 
     def init(self, key: jax.Array, input_dim: int):
-        """Parameters of a fresh network for inputs of dimension ``input_dim``."""
-        return self.init_fn(key, (-1, input_dim))[1]
+        """Parameters of a fresh network for inputs of dimension ``input_dim``, drawn as
+        :attr:`initialization` says (``init_fn``'s draws for ``"gaussian"``)."""
+        params = self.init_fn(key, (-1, input_dim))[1]
+        if self.initialization == "gaussian":
+            return params
+        keys = iter(jax.random.split(jax.random.fold_in(key, 1), len(self.layers)))
+        out = []
+        for p in params:
+            if not len(p):
+                out.append(p)
+                continue
+            W, b = p
+            fan_in, fan_out = W.shape
+            std = math.sqrt(2.0 / (fan_in + fan_out))
+            out.append((std * jax.random.normal(next(keys), W.shape, W.dtype),
+                        jnp.zeros_like(b)))
+        return out
 
     def with_width(self, width: int) -> "Network":
         """The same architecture at another width."""
@@ -408,8 +467,10 @@ class Network:
 
 def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
         b_std: float = 1.0, quadrature_degree: int | None = None, *,
-        input_mean=0.0, input_std=1.0, parameterization: str = "ntk") -> Network:
+        input_mean=0.0, input_std=1.0, parameterization: str = "ntk",
+        initialization: str = "gaussian") -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` (see :class:`Network`)."""
     return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
                    quadrature_degree=quadrature_degree, input_mean=input_mean,
-                   input_std=input_std, parameterization=parameterization)
+                   input_std=input_std, parameterization=parameterization,
+                   initialization=initialization)

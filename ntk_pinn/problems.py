@@ -11,6 +11,7 @@ Problems (Wang, Yu & Perdikaris' settings where they have one):
 ``poisson_2d()``: ``u_xx + u_yy = f`` on the unit square, ``u = sin(πx) sin(πy)``;
 ``heat_1d(nu)``: ``u_t - nu u_xx = 0``, ``u = exp(-nu π² t) sin(πx)``;
 ``wave_1d()``: ``u_tt - 4 u_xx = 0``, ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``;
+``convection_1d(beta)``: ``u_t + β u_x = 0``, ``u = sin(x - βt)`` (Bonfanti et al.);
 ``nonlinear_poisson_1d(a, c=-1)``: ``u_xx + c u³ = f`` on [0, 1], ``u = sin(aπx)`` (a
 manufactured solution); ``c = 0`` is its linear counterpart on the same points
 (``problem.linear()``), which the nonlinear study compares it with.
@@ -26,7 +27,7 @@ import numpy as np
 from ._operator import Operator
 
 __all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
-           "nonlinear_poisson_1d", "PROBLEMS", "box_points", "get"]
+           "nonlinear_poisson_1d", "convection_1d", "PROBLEMS", "box_points", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,15 +151,26 @@ def _line(fixed_axis: int, values, domain):
     return sample
 
 
-def poisson_1d(a: float = 4.0) -> Problem:
-    """``u_xx = -(aπ)² sin(aπx)`` on [0, 1], ``u(0) = u(1) = 0``; ``a = 4`` as in Wang et al."""
+COLLOCATIONS = ("uniform", "linspace")
+
+
+def poisson_1d(a: float = 4.0, collocation: str = "uniform") -> Problem:
+    """``u_xx = -(aπ)² sin(aπx)`` on [0, 1], ``u(0) = u(1) = 0``; ``a = 4`` as in Wang et al.
+
+    ``collocation``: residual points drawn uniformly at random, or ``"linspace"``: ``n``
+    equispaced points on [0, 1], ends included (Wang et al.'s Poisson notebook)."""
+    if collocation not in COLLOCATIONS:
+        raise ValueError(f"collocation must be one of {COLLOCATIONS}, got {collocation!r}.")
     k = a * np.pi
     exact = lambda x: np.sin(k * x[:, 0])  # noqa: E731
     dom = ((0.0, 1.0),)
+    sampler = _uniform(dom) if collocation == "uniform" else (
+        lambda rng, n: np.linspace(0.0, 1.0, n)[:, None])
     return Problem(
-        name=f"poisson_1d(a={a:g})", variables=("x",),
+        name=f"poisson_1d(a={a:g})" + ("" if collocation == "uniform" else ", linspace"),
+        variables=("x",),
         residual=Constraint("r", Operator("u_xx", "x"), lambda x: -k * k * exact(x),
-                            _uniform(dom)),
+                            sampler),
         constraints=(Constraint("u", Operator("u", "x"), exact,
                                 lambda rng, n: np.resize([0.0, 1.0], n)[:, None]),),
         exact=exact, domain=dom)
@@ -248,7 +260,26 @@ def nonlinear_poisson_1d(a: float = 1.0, c: float = -1.0) -> Problem:
         linear_counterpart=None if c == 0 else (lambda: nonlinear_poisson_1d(a, 0.0)))
 
 
-PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
+def convection_1d(beta: float = 1.0) -> Problem:
+    """``u_t + β u_x = 0`` on (t, x) in [0, 1] x [0, 2π], ``u = sin(x - βt)``: the initial
+    value ``sin x`` at t = 0 and the exact values at x = 0 and 2π (Krishnapriyan et al.'s
+    convection problem, used by Bonfanti et al., with Dirichlet instead of periodic
+    boundary values: a constraint here is pointwise). Large ``β`` is where PINNs fail."""
+    if not (isinstance(beta, (int, float)) and np.isfinite(beta)):
+        raise ValueError(f"beta must be a finite number, got {beta!r}.")
+    exact = lambda z: np.sin(z[:, 1] - beta * z[:, 0])  # noqa: E731
+    dom = ((0.0, 1.0), (0.0, 2 * np.pi))
+    return Problem(
+        name=f"convection_1d(beta={beta:g})", variables=("t", "x"),
+        residual=Constraint("r", Operator(f"u_t + {float(beta)!r}*u_x", "t x"),
+                            lambda z: np.zeros(len(z)), _uniform(dom)),
+        constraints=(Constraint("ic", Operator("u", "t x"), exact, _line(0, [0.0], dom)),
+                     Constraint("bc", Operator("u", "t x"), exact,
+                                _line(1, [0.0, 2 * np.pi], dom))),
+        exact=exact, domain=dom, defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
+
+
+PROBLEMS = {"poisson_1d": poisson_1d, "convection_1d": convection_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
             "wave_1d": wave_1d, "nonlinear_poisson_1d": nonlinear_poisson_1d}
 
 

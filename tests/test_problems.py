@@ -73,3 +73,15 @@ def test_box_points():
         problems.box_points(2, 8, low=1.0, high=1.0)
     with pytest.raises(ValueError, match="n must be a positive integer"):
         problems.box_points(2, 0)
+
+
+def test_convection_at_large_beta_and_linspace_collocation():
+    # beta = 30: the residual's terms reach 30; central differences as above.
+    problem = problems.convection_1d(30.0)
+    for cname, (op, x, target) in problem.data(40, 12, seed=2).items():
+        got, size = _fd_apply(op, problem.exact, x)
+        assert np.max(np.abs(got - target)) / max(size, 1.0) < 1e-5, cname
+    x = problems.poisson_1d(4.0, collocation="linspace").data(100, 100)["r"][1]
+    assert np.array_equal(x[:, 0], np.linspace(0.0, 1.0, 100))
+    with pytest.raises(ValueError, match="collocation must be one of"):
+        problems.poisson_1d(collocation="grid")

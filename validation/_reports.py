@@ -253,8 +253,16 @@ def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),
     """:func:`ntk_pinn.train` of ``net`` on ``problem`` once per entry of ``adaptive``
     (e.g. ``(False, True)`` compares fixed and NTK-adaptive weights); ``train_kwargs`` go
     to ``train``."""
-    runs = {("adaptive" if a else "fixed"): train(net, problem, adaptive=a, **train_kwargs)
-            for a in adaptive}
+    checkpoint = train_kwargs.pop("checkpoint", None)
+    runs = {}
+    for a in adaptive:
+        label = "adaptive" if a else "fixed"
+        # One checkpoint file per run (a file belongs to one run's settings).
+        path = None if checkpoint is None else (
+            checkpoint if len(adaptive) == 1 else
+            Path(checkpoint).with_name(f"{Path(checkpoint).stem}_{label}"
+                                       f"{Path(checkpoint).suffix}"))
+        runs[label] = train(net, problem, adaptive=a, checkpoint=path, **train_kwargs)
     settings = {"width": net.width, "depth": net.depth, "activation": net.activation_name,
                 **{k: train_kwargs[k] for k in ("optimizer", "lr", "damping", "steps", "seed")
                    if k in train_kwargs}}

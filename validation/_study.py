@@ -58,6 +58,8 @@ def network_config(net) -> dict:
         config.update(input_mean=net.input_mean, input_std=net.input_std)
     if net.parameterization != "ntk":
         config["parameterization"] = net.parameterization
+    if net.initialization != "gaussian":
+        config["initialization"] = net.initialization
     return config
 
 

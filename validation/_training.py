@@ -167,7 +167,6 @@ class TrainingStudy:
         steps = int(self.steps[-1])
         every = int(self.steps[1]) if len(self.steps) > 1 else steps
         net = self.config.get("network", {})
-        gap = self.loss_gap()
         lines = [f"# Training study: {self.title}", "", f"**Verdict:** {self.verdict()}", "",
                  f"Full-batch gradient descent, lr {self.lr:.4g} (t = lr * step), {steps} "
                  f"steps, recorded every {every}. Network: depth {net.get('depth')}, "
@@ -214,7 +213,10 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     the loss every ``record_every`` steps against the ``K*`` prediction.
 
     ``lr`` defaults to ``1 / λ_max(K*)`` (stable, and small enough for the linearized
-    picture). With ``run_dir`` each finished run is saved atomically and skipped on rerun.
+    picture). In the standard parameterization the kernel depends on the width: each width
+    is compared with its own ``K*`` and, by default, trained with its own ``1/λ_max``
+    (``config["lr_per_width"]``; the study's ``lr`` is the first width's). With
+    ``run_dir`` each finished run is saved atomically and skipped on rerun.
     """
     from scipy.linalg import eigh
 
@@ -226,32 +228,39 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
               "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
               "source": {"problem": problem.name, "n_residual": n_residual,
                          "n_boundary": n_boundary, "point_seed": point_seed}}
-    if net.kernel_depends_on_width:
-        raise ValueError(
-            f"training_study compares every width with one K* and one step size; in the "
-            f"{net.parameterization!r} parameterization the kernel depends on the width "
-            "(not supported yet). Use parameterization='ntk', or width_study, which "
-            "compares each width with its own kernel.")
     data = problem.data(n_residual, n_boundary, seed=point_seed)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     names = list(data)
     pairs = block_pairs(names)
-    K_star = theory.limiting_kernel(net, blocks)
-    evals, evecs = eigh(K_star.matrix)
-    evals = np.clip(evals, 0.0, None)
-    if lr is None:
-        lr = 1.0 / float(evals.max())
     record_steps = np.arange(0, steps + 1, record_every)
 
-    relative = evals / evals.max()
-    bands = {b: (relative >= lo) & (relative < hi) for b, (lo, hi) in BANDS.items()}
+    def spectrum(w):
+        """``(eigenvalues, eigenvectors, lr, band masks)`` of the ``K*`` width ``w`` is
+        compared with: one for all widths in the NTK parameterization; each width's own
+        kernel (and, unless ``lr`` is given, its own ``1/λ_max``) in the standard one."""
+        K = theory.limiting_kernel(net.with_width(w), blocks)
+        e, V = eigh(K.matrix)
+        e = np.clip(e, 0.0, None)
+        relative = e / e.max()
+        masks = {b: (relative >= lo) & (relative < hi) for b, (lo, hi) in BANDS.items()}
+        return e, V, (1.0 / float(e.max()) if lr is None else lr), masks
 
-    def linearized(e, V, r0):
-        """``(n_records, n)``: the eigen-coefficients of ``exp(-K t) r(0)``."""
-        return np.exp(-np.outer(lr * record_steps, e)) * (V.T @ r0)
+    if net.kernel_depends_on_width:
+        spectra = {w: spectrum(w) for w in widths}
+    else:
+        one = spectrum(widths[0])
+        spectra = {w: one for w in widths}
+    lrs = {w: spectra[w][2] for w in widths}
+    config["lr_per_width"] = {str(w): v for w, v in lrs.items()}
 
     def compute(w, s):
-        run = gradient_descent_run(net.with_width(w), data, s, lr, steps, record_every)
+        evals, evecs, step, bands = spectra[w]
+
+        def linearized(e, V, r0):
+            """``(n_records, n)``: the eigen-coefficients of ``exp(-K t) r(0)``."""
+            return np.exp(-np.outer(step * record_steps, e)) * (V.T @ r0)
+
+        run = gradient_descent_run(net.with_width(w), data, s, step, steps, record_every)
         r0 = np.asarray(run["r0"])
         star = linearized(evals, evecs, r0)
         e0, V0 = eigh(np.asarray(run["K0"]))
@@ -274,8 +283,10 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
     drift = {(a, b): stack("drift", f"{a}|{b}") for a, b in pairs}
     slopes = {pair: fit_slope(widths, np.maximum(values[:, :, -1], 1e-300))
               for pair, values in drift.items()}
-    present = [b for b, m in bands.items() if m.any()]
-    return TrainingStudy(widths, seeds, record_steps, float(lr), drift, slopes,
+    # Bands present at every width (their sizes from the widest one's kernel).
+    bands = spectra[widths[-1]][3]
+    present = [b for b in BANDS if all(spectra[w][3][b].any() for w in widths)]
+    return TrainingStudy(widths, seeds, record_steps, float(lrs[widths[0]]), drift, slopes,
                          stack("loss"), stack("predicted_loss"), config,
                          stack("predicted_loss_k0"),
                          {b: stack("band_loss", b) for b in present},

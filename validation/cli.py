@@ -140,7 +140,20 @@ def _cmd_train(args) -> int:
                           adaptive=(False, True) if args.compare else (args.adaptive,),
                           steps=args.steps, optimizer=args.optimizer, lr=args.lr,
                           update_every=args.update_every, record_every=args.record_every,
-                          damping=args.damping, seed=args.seed, **_points(args))
+                          damping=args.damping, seed=args.seed, lr_decay=args.lr_decay,
+                          decay_every=args.decay_every, batch_size=args.batch_size,
+                          dtype=args.dtype, checkpoint=args.checkpoint, **_points(args))
+    paths = result.save(args.out)
+    print(result.summary())
+    _wrote(paths)
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from validation import reproduce
+
+    result = reproduce(args.name, scale=args.scale,
+                       work_dir=Path(args.out) / "checkpoints")
     paths = result.save(args.out)
     print(result.summary())
     _wrote(paths)
@@ -258,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the error against the exact solution.")
     problem_args(tr, 128)
     tr.add_argument("--width", type=int, default=64)
-    tr.add_argument("--optimizer", choices=["adam", "gd", "lm"], default="adam",
-                    help="lm: Levenberg-Marquardt through the empirical NTK (lr unused)")
+    tr.add_argument("--optimizer", choices=["adam", "gd", "lbfgs", "lm"], default="adam",
+                    help="lm: Levenberg-Marquardt through the empirical NTK; lbfgs: optax "
+                         "L-BFGS with line search (lr unused by both)")
     tr.add_argument("--damping", type=float, default=1e-3,
                     help="initial relative LM damping (default 1e-3)")
     tr.add_argument("--lr", type=float, default=1e-3)
@@ -270,7 +284,33 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--adaptive", action="store_true", help="NTK-adaptive weights")
     tr.add_argument("--compare", action="store_true", help="run fixed and adaptive weights")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--lr-decay", type=float, default=None,
+                    help="multiply lr by this every --decay-every steps (smoothly)")
+    tr.add_argument("--decay-every", type=int, default=1000)
+    tr.add_argument("--batch-size", type=int, default=None,
+                    help="a fresh batch of this many points per constraint every step "
+                         "(default: full batch on the fixed points)")
+    tr.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                    help="training precision (kernels are float64)")
+    tr.add_argument("--checkpoint", default=None,
+                    help="checkpoint file: saved every --record-every steps; rerunning the "
+                         "same command resumes from it")
     tr.set_defaults(func=_cmd_train)
+
+    rep = sub.add_parser(
+        "reproduce", parents=[cache_opt],
+        help="a source paper's experiment, the paper's numbers beside ours",
+        description="Writes OUT/NAME.md (table: the paper's number, ours, the wall time), "
+                    "OUT/NAME.json (raw numbers) and figures. --scale quick shows every "
+                    "claim at reduced width/steps; paper uses the paper's settings. Training "
+                    "runs checkpoint under OUT/checkpoints/; rerunning resumes them.")
+    rep.add_argument("name", choices=["wang-poisson", "wang-spectrum", "wang-wave",
+                                      "bonfanti-kernel", "bonfanti-optimizers"])
+    rep.add_argument("--scale", choices=["quick", "paper", "tiny"], default="quick",
+                     help="quick (default): reduced width/steps; paper: the paper's settings; "
+                          "tiny: a smoke test in seconds (numbers meaningless)")
+    rep.add_argument("--out", required=True, help="output directory")
+    rep.set_defaults(func=_cmd_reproduce)
 
     study = sub.add_parser("study", help="studies of finite networks against the theory")
     studies = study.add_subparsers(dest="study", required=True)
