@@ -411,7 +411,8 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
           lr=1e-3, lr_decay: float | None = None, decay_every: int = 1000,
           adaptive: bool = False, update_every: int = 100, weights: dict | None = None,
           groups: dict | None = None, n_residual: int = 64, n_boundary: int = 32,
-          batch_size=None, kernel_size=None, point_seed: int = 0, seed: int = 0,
+          batch_size=None, kernel_size=None, kernel_resample: bool = False,
+          point_seed: int = 0, seed: int = 0,
           record_every: int = 100, grid: int = 64, damping: float = 1e-3,
           dtype: str = "float64", checkpoint=None, checkpoint_every: int | None = None,
           params=None, monitor: Callable | None = None,
@@ -428,8 +429,10 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
         ``decay_every`` steps (smoothly, as TensorFlow's ``exponential_decay``).
       adaptive: NTK-adaptive weights every ``update_every`` steps, one per group of
         ``groups`` (``{group: block names}``; default one per block), from the traces of
-        the empirical NTK on ``kernel_size`` fresh points per block (int or
-        ``{block: n}``; default: the training points, or a fresh batch of ``batch_size``).
+        the empirical NTK on one fixed set of ``kernel_size`` points per block drawn from
+        the samplers (int or ``{block: n}``; default: the fixed training points of a
+        full-batch run, else ``batch_size`` points); ``kernel_resample=True`` draws them
+        afresh at every update (Wang et al.'s code: the current batch).
         L-BFGS restarts its memory when the weights change (a new objective).
       weights: fixed multipliers per block (default 1; adaptive weights multiply them).
       n_residual, n_boundary, point_seed: the fixed points (``problem.data``): the
@@ -488,13 +491,16 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
                                             cast(xs), cast(gs))
         return state._replace(step=state.step + n, params=params, optimizer_state=opt_state)
 
+    sizes = kernel_sizes or batch
+    # Seeds: (point_seed, step) draws a step's batch; (point_seed, step, 1) the kernel
+    # points of an update when resampled; (point_seed, 0, 2) the one fixed kernel set.
+    kernel_points = (None if not adaptive or (kernel_resample and sizes is not None) else
+                     {k: x for k, (_, x, _) in data.items()} if sizes is None else
+                     {k: x for k, (x, _) in _sample(problem, sizes, (point_seed, 0, 2)).items()})
+
     def adapt(state: TrainState) -> TrainState:
-        sizes = kernel_sizes or batch
-        if sizes is None:
-            points = {k: x for k, (_, x, _) in data.items()}
-        else:
-            points = {k: x for k, (x, _) in
-                      _sample(problem, sizes, (point_seed, state.step, 1)).items()}
+        points = kernel_points or {
+            k: x for k, (x, _) in _sample(problem, sizes, (point_seed, state.step, 1)).items()}
         traces = empirical_traces(net, state.params,
                                   {k: (data[k][0], points[k]) for k in names})
         lam = trace_weights(traces, groups)
@@ -513,6 +519,7 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
                   update_every=update_every, weights=fixed, groups=groups,
                   n_residual=n_residual, n_boundary=n_boundary, batch_size=batch,
                   kernel_size=kernel_sizes, point_seed=point_seed, seed=seed,
+                  **({"kernel_resample": kernel_resample} if adaptive else {}),
                   record_every=record_every, grid=grid, damping=damping, dtype=dtype,
                   params=None if params is None else _digest(params),
                   monitor=None if monitor is None else getattr(monitor, "__qualname__",

@@ -116,22 +116,27 @@ def _convection_net(problem):
         np.random.default_rng(0), 10000))
 
 
-def _convection(beta: float, lm_steps: int, adam_steps: int, ladder, n_residual: int):
-    """Errors at ``beta``: LM from scratch, LM by curriculum over ``ladder`` (warm starts),
-    Adam from scratch; seed 0."""
+def _convection(betas, lm_steps: int, adam_steps: int, n_residual: int) -> dict:
+    """Per ``β`` in ``betas`` (ascending), seed 0: LM from scratch, Adam from scratch, and
+    LM by curriculum (one chain over ``betas``, each stage warm-started from the previous
+    one's parameters: its error at ``β`` is the chain's stage at ``β``)."""
     common = dict(n_residual=n_residual, n_boundary=n_residual // 4, grid=10000, seed=0)
-    target = problems.convection_1d(beta)
-    net = _convection_net(target)
-    lm = train(net, target, optimizer="lm", steps=lm_steps, record_every=lm_steps, **common)
-    adam = train(net, target, optimizer="adam", lr=1e-3, steps=adam_steps,
-                 record_every=adam_steps, **common)
-    params, seconds = None, 0.0
-    for b in [b for b in ladder if b < beta] + [beta]:
-        r = train(net, problems.convection_1d(b), optimizer="lm", steps=lm_steps,
-                  record_every=lm_steps, params=params, **common)
-        params, seconds = r.params, seconds + r.seconds
-    return {"lm": lm.error, "lm_seconds": lm.seconds, "curriculum": r.error,
-            "curriculum_seconds": seconds, "adam": adam.error, "adam_seconds": adam.seconds}
+    out, params, chain_seconds = {}, None, 0.0
+    for i, beta in enumerate(betas):
+        target = problems.convection_1d(beta)
+        net = _convection_net(target)
+        stage = train(net, target, optimizer="lm", steps=lm_steps, record_every=lm_steps,
+                      params=params, **common)
+        # The first stage starts from the initialization: it is LM from scratch too.
+        lm = stage if i == 0 else train(net, target, optimizer="lm", steps=lm_steps,
+                                        record_every=lm_steps, **common)
+        adam = train(net, target, optimizer="adam", lr=1e-3, steps=adam_steps,
+                     record_every=adam_steps, **common)
+        params, chain_seconds = stage.params, chain_seconds + stage.seconds
+        out[beta] = {"lm": lm.error, "lm_seconds": lm.seconds, "curriculum": stage.error,
+                     "curriculum_seconds": chain_seconds, "adam": adam.error,
+                     "adam_seconds": adam.seconds}
+    return out
 
 
 def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
@@ -150,9 +155,9 @@ def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
         results[label] = _optimizer_runs(net, prob, seeds, settings_opt)
     betas = {"paper": (1.0, 10.0, 30.0, 50.0, 100.0), "quick": (1.0, 10.0, 30.0),
              "tiny": (1.0, 10.0)}[scale]
-    conv_lm, conv_adam, n_conv = {"paper": (500, 10000, 1024), "quick": (150, 2000, 256),
+    conv_lm, conv_adam, n_conv = {"paper": (500, 10000, 2048), "quick": (300, 4000, 512),
                                   "tiny": (5, 50, 32)}[scale]
-    convection = {b: _convection(b, conv_lm, conv_adam, betas, n_conv) for b in betas}
+    convection = _convection(betas, conv_lm, conv_adam, n_conv)
 
     def ms(v):
         v = np.asarray(v)

@@ -290,7 +290,8 @@ def wave_run(width: int, steps: int, adaptive: bool, *, record_every: int = 1000
     return train(net, prob, steps=steps, optimizer="adam", lr=1e-3, lr_decay=0.9,
                  decay_every=1000, adaptive=adaptive, update_every=100,
                  groups=WAVE_GROUPS, weights={"bc": 2.0}, batch_size=WAVE_BATCH,
-                 kernel_size=WAVE_KERNEL if adaptive else None, n_residual=1000,
+                 kernel_size=WAVE_KERNEL if adaptive else None,
+                 kernel_resample=adaptive, n_residual=1000,
                  n_boundary=300, record_every=record_every, grid=10000, dtype="float32",
                  seed=seed, checkpoint=checkpoint, checkpoint_every=record_every,
                  progress=progress)
@@ -327,6 +328,7 @@ def wang_wave(scale: str, work, progress: bool) -> Reproduction:
                 "optimizer": "Adam 1e-3 x 0.9^(step/1000), float32", "steps": steps,
                 "batch per step": WAVE_BATCH, "NTK points": WAVE_KERNEL,
                 "weight groups": WAVE_GROUPS, "update every": 100,
+                "NTK points drawn": "afresh at every update (their code: the current batch)",
                 "error grid": "101 x 101", "seed": 0}
 
     def fig_curves():
