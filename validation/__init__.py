@@ -10,7 +10,7 @@ _EXPORTS = {
     "._nonlinear": ("NonlinearStudy", "nonlinear_study", "plateau_status"),
     "._reports": ("KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
                   "kernel_report", "posterior_report", "spectrum_report", "train_report"),
-    "._reproduce": ("Claim", "EXPERIMENTS", "Reproduction", "reproduce"),
+    "._reproduce": ("Claim", "EXPERIMENTS", "Reproduction", "SCALES", "machine", "reproduce"),
     "._study": ("bound_status", "fit_slope", "run_grid", "slope_status", "slope_verdict"),
     "._training": ("TrainingStudy", "gradient_descent_run", "training_study"),
     "._width": ("WidthStudy", "width_study"),

@@ -16,7 +16,7 @@ from ntk_pinn import empirical_kernel, problems, train
 
 from ._reproduce import Claim, Reproduction, fmt
 
-__all__ = ["bonfanti_kernel", "bonfanti_optimizers"]
+__all__ = []  # internal: reached through validation.reproduce
 
 SOURCE = ("Bonfanti, Bruno & Cipriani, *The challenges of the nonlinear regime for "
           "physics-informed neural networks* (2024).")

@@ -21,7 +21,7 @@ from ntk_pinn import empirical_kernel, problems, train
 
 from ._reproduce import Claim, Reproduction, fmt
 
-__all__ = ["wang_poisson", "wang_spectrum", "wang_wave"]
+__all__ = []  # internal: reached through validation.reproduce
 
 SOURCE = ("Wang, Yu & Perdikaris, *When and why PINNs fail to train: a neural tangent "
           "kernel perspective* (arXiv 2007.14527; notebooks PredictiveIntelligenceLab/"
