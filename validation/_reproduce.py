@@ -71,8 +71,11 @@ class Reproduction:
     def markdown(self) -> str:
         settings = "\n".join(f"- {k}: {v}" for k, v in self.settings.items())
         figures = "\n".join(f"![{stem}]({self.name}_{stem}.png)" for stem in self.figures)
+        trained = _train_seconds(self.raw)
+        resumed = (f" (this invocation; training time over all its resumed pieces "
+                   f"{trained:.0f} s)" if trained > self.seconds else "")
         return (f"# `{self.name}` ({self.scale} scale)\n\n{self.source}\n\n{self.table()}\n\n"
-                f"Wall time {self.seconds:.0f} s on {self.machine['summary']}.\n\n"
+                f"Wall time {self.seconds:.0f} s{resumed} on {self.machine['summary']}.\n\n"
                 f"## Settings\n{settings}\n\n{figures}\n")
 
     def summary(self) -> str:
@@ -103,6 +106,17 @@ class Reproduction:
             plt.close(fig)
             paths.append(path)
         return paths
+
+
+def _train_seconds(raw) -> float:
+    """The sum of every ``train_seconds`` in ``raw`` (training time of its runs, summed
+    over the pieces of resumed runs)."""
+    if isinstance(raw, dict):
+        return sum(float(v) if k == "train_seconds" else _train_seconds(v)
+                   for k, v in raw.items())
+    if isinstance(raw, (list, tuple)):
+        return sum(_train_seconds(v) for v in raw)
+    return 0.0
 
 
 def _jsonable(value):

@@ -43,6 +43,13 @@ def _ckpt(work, name):
     return None if work is None else work / f"{name}.pkl"
 
 
+def _resolved(eigenvalues) -> np.ndarray:
+    """Descending eigenvalues down to float64 resolution (``1e-15 λ_max``): those below are
+    round-off, not spectrum, and are left off plots."""
+    ev = np.asarray(eigenvalues)
+    return ev[ev > 1e-15 * ev[0]]
+
+
 def _kernel_monitor(net, blocks: dict, K0: np.ndarray):
     """``params -> {change, eig_uu, eig_rr}``: ``‖K - K(0)‖_F / ‖K(0)‖_F`` and the blocks'
     eigenvalues (descending), the empirical NTK in float64 on the training points."""
@@ -153,7 +160,7 @@ def wang_poisson(scale: str, work, progress: bool) -> Reproduction:
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
         for i, block in enumerate(("eig_uu", "eig_rr")):
             for j, label in enumerate(("start", "end")):
-                ev = np.maximum(main[block][j], 1e-300)
+                ev = _resolved(main[block][j])
                 ax[i].loglog(np.arange(1, len(ev) + 1), ev, label=label)
             ax[i].set(xlabel="index", ylabel="eigenvalue",
                       title=f"{'K_uu' if i == 0 else 'K_rr'} (width 512)")
@@ -251,12 +258,13 @@ def wang_spectrum(scale: str, work, progress: bool) -> Reproduction:
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         for i, block in enumerate(("eig_uu", "eig_rr")):
-            ev = np.maximum(limit[block], 1e-300)
+            ev = _resolved(limit[block])
             ax[i].loglog(np.arange(1, len(ev) + 1), ev, "k-", label="K*")
             for j, e in enumerate(emp):
-                ax[i].loglog(np.arange(1, len(ev) + 1), np.maximum(e[block], 1e-300), "C0",
-                             alpha=0.4, label="empirical" if j == 0 else None)
-            ax[i].set(xlabel="index", ylabel="eigenvalue",
+                ee = _resolved(e[block])
+                ax[i].loglog(np.arange(1, len(ee) + 1), ee, "C0", alpha=0.4,
+                             label="empirical" if j == 0 else None)
+            ax[i].set(xlabel="index", ylabel="eigenvalue (above 1e-15 λ_max)",
                       title="K_uu" if block == "eig_uu" else "K_rr")
             ax[i].legend()
         ax[2].semilogy(freqs, limit["loss"], "k-o", label="K*")

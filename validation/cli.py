@@ -180,6 +180,7 @@ PROBLEM_DEFAULTS = {
     "poisson_2d": {"n_residual": 64, "n_boundary": 32, "depth": 2, "W_std": 1.0},
     "heat_1d": {"n_residual": 96, "n_boundary": 24, "depth": 2, "W_std": 1.0},
     "wave_1d": {"n_residual": 3000, "n_boundary": 300, "depth": 3, "W_std": 2.5},
+    "convection_1d": {"n_residual": 256, "n_boundary": 64, "depth": 2, "W_std": 1.0},
 }
 
 
@@ -221,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     def problem_args(p, n_residual, n_boundary=2):
         own = "the problem's"
         p.add_argument("--problem", default="poisson_1d",
-                       help="poisson_1d, poisson_2d, heat_1d, wave_1d (default poisson_1d)")
+                       help="poisson_1d, poisson_2d, heat_1d, wave_1d, convection_1d, "
+                            "nonlinear_poisson_1d (default poisson_1d)")
         p.add_argument("--problem-param", action="append", metavar="KEY=VALUE",
                        help="problem parameter, e.g. a=2 for poisson_1d (repeatable)")
         _add_network_args(p, width=False)
