@@ -186,31 +186,17 @@ def _casting(dtype: str) -> Callable:
         else a, tree)
 
 
-def _weighted_loss_fn(net: Network, ops: list):
-    """``(params, lam: (n_blocks,), xs, gs) -> Σ_b lam_b mean (B_b[u](x) - g)²``."""
+def _terms_fn(net: Network, ops: list):
+    """Jit-able ``(params, xs, gs) -> (n_blocks,)``: the unweighted mean-square term
+    ``mean (B_b[u](x) - g)²`` of each block (training loss and records alike)."""
     import jax
     import jax.numpy as jnp
 
     fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op in ops]
 
-    def loss(params, lam, xs, gs):
-        return sum(lam[i] * jnp.mean((fn(params, x) - g) ** 2)
-                   for i, (fn, x, g) in enumerate(zip(fns, xs, gs)))
-
-    return loss
-
-
-def _loss_terms_fn(net: Network, data: dict):
-    """Jit-able ``params -> (n_blocks,)``: the unweighted mean-square term of each block."""
-    import jax
-    import jax.numpy as jnp
-
-    residuals = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
-    targets = [(jnp.asarray(x), jnp.asarray(v)) for _, x, v in data.values()]
-
-    def terms(params):
-        return jnp.stack([jnp.mean((fn(params, x) - v) ** 2)
-                          for fn, (x, v) in zip(residuals, targets)])
+    def terms(params, xs, gs):
+        return jnp.stack([jnp.mean((fn(params, x) - g) ** 2)
+                          for fn, x, g in zip(fns, xs, gs)])
 
     return terms
 
@@ -241,7 +227,12 @@ def _first_order(net: Network, ops: list, optimizer: str, lr):
     import jax
     import optax
 
-    loss = _weighted_loss_fn(net, ops)
+    terms = _terms_fn(net, ops)
+
+    def loss(params, lam, xs, gs):
+        t = terms(params, xs, gs)
+        return sum(lam[i] * t[i] for i in range(len(ops)))
+
     if optimizer == "lbfgs":
         opt = optax.lbfgs()
     else:
@@ -469,14 +460,17 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
     fixed = _initial_weights(weights, names)
     cast = _casting(dtype)
     ops = [op for op, _, _ in data.values()]
-    fixed_xs = cast(tuple(jnp.asarray(x) for _, x, _ in data.values()))
-    fixed_gs = cast(tuple(jnp.asarray(g) for _, _, g in data.values()))
+    record_xs = tuple(jnp.asarray(x) for _, x, _ in data.values())
+    record_gs = tuple(jnp.asarray(g) for _, _, g in data.values())
+    fixed_xs, fixed_gs = cast(record_xs), cast(record_gs)
     if optimizer == "lm":
         init, advance_lm = (lambda params: float(damping)), _levenberg_marquardt(net, data)
     else:
         init, run_fixed, run_batches = _first_order(
             net, ops, optimizer, _schedule(lr, lr_decay, decay_every))
-    terms, error = jax.jit(_loss_terms_fn(net, data)), _error_fn(net, problem, grid)
+    terms_at = _terms_fn(net, ops)
+    terms = jax.jit(lambda p: terms_at(p, record_xs, record_gs))
+    error = _error_fn(net, problem, grid)
 
     def advance(state: TrainState, n: int) -> TrainState:
         if optimizer == "lm":

@@ -282,8 +282,9 @@ def convection_1d(beta: float = 1.0) -> Problem:
         defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
 
 
-PROBLEMS = {"poisson_1d": poisson_1d, "convection_1d": convection_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
-            "wave_1d": wave_1d, "nonlinear_poisson_1d": nonlinear_poisson_1d}
+PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
+            "wave_1d": wave_1d, "convection_1d": convection_1d,
+            "nonlinear_poisson_1d": nonlinear_poisson_1d}
 
 
 def get(name: str, **params) -> Problem:
