@@ -13,10 +13,20 @@ at ``--tanh-n`` points (target: within 5x of erf), one row per mixture node coun
 reached beside it: the mixture's own error estimate (chosen counts) and the measured
 difference from a 32-node rule on 256 of the points.
 
+A third table times ``K*`` of a system, 2-D Stokes (``ntk_pinn.problems.stokes_2d``, all
+blocks: three residuals at ``--stokes-n`` points each, velocity on ``--stokes-n / 4``
+boundary points per component, the pinned pressure), against (a) one scalar Laplacian
+block ``K*_rr`` on the same collocation points and (b) the sum of its per-field blocks:
+every ``L_a^f L_b^f' Θ`` computed on its own as a scalar kernel (``Operator.part``), which
+is the least a system's kernel can cost when ``Θ`` is evaluated once per field pair that
+has terms (target: Stokes / sum of per-field blocks <= 1). All timings are steady state
+(each computation run once to compile, then timed).
+
 Each measurement runs in its own subprocess so that peak RSS belongs to it alone.
 
     python benchmarks/bench_kstar.py [--sizes 512 2048 8192 16384] [--activation erf]
                                      [--tanh-n 2048] [--tanh-nodes 0 8 6 4]
+                                     [--stokes-n 1024]
 """
 
 from __future__ import annotations
@@ -69,6 +79,38 @@ def worker(task: str, n: int, depth: int, activation: str, rows: int,
                                       [(lap, x)], progress=False)
         err = np.max(np.abs(K.matrix - fine.matrix)) / np.max(np.abs(fine.matrix))
         return {"measured_error": float(err), "info": K.info}
+    if task in ("stokes", "stokes_parts", "laplacian"):
+        problem = ntk_pinn.problems.stokes_2d()
+        blocks = problem.blocks(n, max(1, n // 4))
+        net = ntk_pinn.mlp(512, depth, activation, quadrature_degree=nodes, outputs=3)
+        if task == "stokes":
+            def compute():
+                return theory.limiting_kernel(net, blocks, progress=False)
+        elif task == "laplacian":
+            lap = ntk_pinn.Operator("u_xx + u_yy", "x y")
+            scalar = ntk_pinn.mlp(512, depth, activation, quadrature_degree=nodes)
+
+            def compute():
+                return theory.limiting_kernel(scalar, [(lap, blocks["mx"][1])], progress=False)
+        else:
+            scalar = ntk_pinn.mlp(512, depth, activation, quadrature_degree=nodes)
+            names = list(blocks)
+            jobs = []
+            for i, a in enumerate(names):
+                for b in names[i:]:
+                    (op_a, xa), (op_b, xb) = blocks[a], blocks[b]
+                    for f in theory.shared_fields(op_a, op_b):
+                        pa, pb = op_a.part(f), op_b.part(f)
+                        jobs.append(({"a": (pa, xa)}, None if a == b and pa == pb
+                                     else {"b": (pb, xb)}))
+
+            def compute():
+                return [theory.limiting_kernel(scalar, r, c, progress=False) for r, c in jobs]
+        compute()  # compile
+        t0 = time.perf_counter()
+        compute()
+        return {"seconds": time.perf_counter() - t0, "rss_gb": _peak_rss_gb(),
+                "entries": sum(b[1].shape[0] for b in blocks.values()) ** 2}
     if task == "plain":
         fn = jax.jit(lambda a, b: net.kernel_fn(a, b, "ntk"))
         block = min(n, 2048)
@@ -121,6 +163,8 @@ def main() -> None:
     p.add_argument("--tanh-nodes", type=int, nargs="+", default=[0, 8, 6, 4],
                    help="mixture node counts for the tanh table (0: chosen from the error "
                         "estimate, the default of mlp)")
+    p.add_argument("--stokes-n", type=int, default=1024,
+                   help="collocation points per Stokes residual (0 skips the system table)")
     p.add_argument("--nodes", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--worker")
     p.add_argument("--n", type=int)
@@ -180,6 +224,24 @@ def main() -> None:
         print("target: tanh/erf <= 5 at N = 2048 (errors: relative to the block's largest "
               "entry; measured against a 32-node rule on 256 of the points; 'auto' = the "
               "node count mlp chooses for a 1e-10 error estimate)")
+    if args.stokes_n:
+        n = args.stokes_n
+        stokes, parts, lap = (run(task, n, args) for task in ("stokes", "stokes_parts",
+                                                              "laplacian"))
+        row = {"n": n, "stokes_s": stokes["seconds"], "stokes_rss_gb": stokes["rss_gb"],
+               "per_field_blocks_s": parts["seconds"], "laplacian_s": lap["seconds"],
+               "ratio_per_field": stokes["seconds"] / parts["seconds"],
+               "ratio_laplacian": stokes["seconds"] / lap["seconds"]}
+        rows.append({"stokes": row})
+        print(f"\n# Stokes K* (all blocks: 3 x {n} residual + 2 x {max(1, n // 4)} boundary + "
+              f"1 pressure point), depth-{args.depth} {args.activation}")
+        print(f"{'Stokes s':>9} {'RSS GB':>7} {'per-field s':>11} {'Stokes/per-field':>16} "
+              f"{'K*_rr s':>8} {'Stokes/K*_rr':>12}")
+        print(f"{row['stokes_s']:>9.2f} {row['stokes_rss_gb']:>7.2f} "
+              f"{row['per_field_blocks_s']:>11.2f} {row['ratio_per_field']:>16.2f} "
+              f"{row['laplacian_s']:>8.2f} {row['ratio_laplacian']:>12.2f}", flush=True)
+        print("target: Stokes / sum of its per-field blocks <= 1 (K*_rr: one scalar "
+              f"Laplacian block on the same {n} collocation points)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

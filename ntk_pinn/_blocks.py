@@ -64,7 +64,18 @@ def as_blocks(blocks: BlocksLike, what: str = "blocks") -> tuple[Block, ...]:
             f"the operators in {what} use different variables {sorted(variables)}; all "
             "blocks must share one variable order (the columns of the points)."
         )
+    _check_same_fields(out, what)
     return tuple(out)
+
+
+def _check_same_fields(blocks, what: str) -> None:
+    fields = {b.operator.fields for b in blocks}
+    if len(fields) > 1:
+        listing = ", ".join(f"{b.name!r}: {' '.join(b.operator.fields)}" for b in blocks)
+        raise ValueError(
+            f"the operators in {what} declare different fields ({listing}); every operator "
+            "of a system lists all its fields in the network's output order, e.g. "
+            "Operator('p', 'x y', fields='u v p') for a pressure constraint.")
 
 
 def kernel_blocks(blocks: BlocksLike, blocks2: BlocksLike | None = None
@@ -82,6 +93,7 @@ def kernel_blocks(blocks: BlocksLike, blocks2: BlocksLike | None = None
             f"blocks use variables {rows[0].operator.variables} but blocks2 use "
             f"{cols[0].operator.variables}: both must have the same columns."
         )
+    _check_same_fields(rows[:1] + cols, "blocks and blocks2")
     return rows, cols
 
 

@@ -19,10 +19,13 @@ __all__ = ["empirical_kernel", "empirical_traces", "residual_fn", "residual_vect
 
 
 def residual_fn(net: Network, op: Operator):
-    """``r(params, x: (d,)) -> ()``: the operator applied to the network ``u(.; params)``."""
+    """``r(params, x: (d,)) -> ()``: the operator applied to the network ``u(.; params)``
+    (over several fields, to its outputs ``(u_0, ..., u_(F-1))``)."""
+    net.check_fields(op)
+    pick = (lambda out: out[0]) if net.outputs == 1 else (lambda out: out)
 
     def r(params, x):
-        return op(lambda y: net.apply_fn(params, y[None])[0, 0])(x)
+        return op(lambda y: pick(net.apply_fn(params, y[None])[0]))(x)
 
     return r
 

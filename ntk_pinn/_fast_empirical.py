@@ -15,6 +15,10 @@ products of small Gram matrices. The Taylor coefficients ``D^b h``, ``D^b g`` co
 nested forward-mode JVPs of one forward+backward pass per point (``_derivatives.partial``).
 Cost: ``O(n_points * n_params * n_jets)`` for the jets and ``O(P Q K^2 width)`` for the
 Grams; memory ``O(P K width)`` besides the parameters.
+
+Several outputs (a system of PDEs, one output per field): a term on field ``f`` uses the
+sensitivity ``g_f = d u_f / dz`` of its own output (one backward pass per output); the
+activations ``h`` are shared. The output layer's ``g_f`` is the unit vector ``e_f``.
 """
 
 from __future__ import annotations
@@ -35,14 +39,20 @@ __all__ = []  # internal: empirical_kernel(method="fast")
 
 
 def _jets(net: Network, params):
-    """``y: (d,) -> [h^0..h^L, g^1..g^(L+1), u]`` (one flat vector), all smooth in y."""
+    """``y: (d,) -> [h^0..h^L, g_0^1..g_0^(L+1), ..., g_(F-1)^1..g_(F-1)^(L+1), u (F,)]``
+    (one flat vector; ``g_f`` the sensitivities of output ``f``), all smooth in y."""
     sizes = [layer.width for layer in net.layers]
 
     def feats(y):
         zeros = [jnp.zeros(n, y.dtype) for n in sizes]
-        (u, hs), gs = jax.value_and_grad(lambda ds: net.forward(params, y, ds),
-                                         has_aux=True)(zeros)
-        return jnp.concatenate(hs + gs + [u[None]])
+
+        def outputs(ds):
+            u, hs = net.forward(params, y, ds)
+            return jnp.atleast_1d(u), hs
+
+        u, pullback, hs = jax.vjp(outputs, zeros, has_aux=True)
+        gs = jax.vmap(lambda e: pullback(e)[0])(jnp.eye(net.outputs, dtype=y.dtype))
+        return jnp.concatenate(hs + [g[f] for f in range(net.outputs) for g in gs] + [u])
 
     return feats
 
@@ -59,28 +69,31 @@ def _binomial(a, b) -> int:
 def _features_fn(net: Network, op: Operator):
     """Jitted ``(params, points: (P, d)) -> per layer (A: (P, K, n_out), B: (P, K, n_in),
     bias: (P, n_out))`` with ``∂W L[u] = (W_std/sqrt(n_in)) sum_k B_k ⊗ A_k``."""
-    orders = op.derivative_orders
+    keys = op.derivatives                      # (field, orders) per derivative
+    orders = [a for _, a in keys]
     jets_needed = sorted({b for a in orders for b in _below(a)} | set(orders))
-    # component k: (term index, b) -> A = c_a C(a, b) D^b g,  B = D^(a-b) h
+    # component k: (term index, b) -> A = c_a C(a, b) D^b g_f,  B = D^(a-b) h
     components = [(t, b) for t, a in enumerate(orders) for b in _below(a)]
+    n_out = net.outputs
 
     def one(params, x):
         feats = _jets(net, params)
         jets = {b: partial(feats, x, b) for b in jets_needed}
         widths = [x.shape[0]] + [layer.width for layer in net.layers]   # n_0 .. n_(L+1)
-        offsets = np.cumsum([0] + widths[:-1] + widths[1:] + [1])
+        offsets = np.cumsum([0] + widths[:-1] + widths[1:] * n_out + [n_out])
         n_h = len(widths) - 1
         h_slice = [slice(offsets[i], offsets[i + 1]) for i in range(n_h)]
-        g_slice = [slice(offsets[n_h + i], offsets[n_h + i + 1]) for i in range(n_h)]
-        u_of = {a: jets[a][-1] for a in orders}
-        coefs = op.linearized_coefficients(x, [u_of[a] for a in orders])
+        g_slice = [[slice(offsets[n_h * (1 + f) + i], offsets[n_h * (1 + f) + i + 1])
+                    for i in range(n_h)] for f in range(n_out)]
+        u0 = offsets[-2]
+        coefs = op.linearized_coefficients(x, [jets[a][u0 + f] for f, a in keys])
         out = []
         for layer in range(n_h):
-            A = jnp.stack([coefs[t] * _binomial(orders[t], b) * jets[b][g_slice[layer]]
-                           for t, b in components])
+            A = jnp.stack([coefs[t] * _binomial(orders[t], b)
+                           * jets[b][g_slice[keys[t][0]][layer]] for t, b in components])
             B = jnp.stack([jets[tuple(i - j for i, j in zip(orders[t], b))][h_slice[layer]]
                            for t, b in components])
-            bias = sum(coefs[t] * jets[a][g_slice[layer]] for t, a in enumerate(orders))
+            bias = sum(coefs[t] * jets[a][g_slice[f][layer]] for t, (f, a) in enumerate(keys))
             out.append((A, B, bias))
         return out
 

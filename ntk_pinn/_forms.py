@@ -1,8 +1,12 @@
 """The two forms an :class:`~ntk_pinn.Operator` can take, each a small object it delegates
-to: :class:`LinearForm` ``sum_a c_a(x) D^a u`` (acts on functions and on kernels) and
-:class:`NonlinearForm`, any expression of ``u`` and its derivatives (acts on functions;
-its linearization feeds the empirical kernel). :func:`make_form` decides which, from a
-:class:`~ntk_pinn._parse.Parsed` operator."""
+to: :class:`LinearForm` ``sum_t c_t(x) D^(a_t) u_(f_t)`` (acts on functions and on kernels)
+and :class:`NonlinearForm`, any expression of the fields and their derivatives (acts on
+functions; its linearization feeds the empirical kernel). :func:`make_form` decides which,
+from a :class:`~ntk_pinn._parse.Parsed` operator.
+
+A derivative is keyed ``(field index, orders)``. A function acted on maps ``x: (d,)`` to
+``()`` (one field) or to ``(F,)``, one value per field in the operator's ``fields`` order.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,15 @@ __all__ = ["Term"]  # the forms themselves are internal to Operator
 
 @dataclasses.dataclass(frozen=True)
 class Term:
-    """One term ``coefficient(x) * D^orders u`` of a linear operator.
+    """One term ``coefficient(x) * D^orders field`` of a linear operator.
 
     ``orders[i]`` is the derivative order in ``variables[i]``; ``coefficient`` is a sympy
-    expression in the variables' symbols.
+    expression in the variables' symbols; ``field`` names the unknown it differentiates.
     """
 
     coefficient: sp.Expr
     orders: tuple[int, ...]
+    field: str = "u"
 
     @property
     def order(self) -> int:
@@ -37,6 +42,20 @@ class Term:
 
 def _columns(x):
     return [x[..., i] for i in range(x.shape[-1])]
+
+
+def _derivative_values(f: Callable, x, keys) -> list:
+    """``[D^orders f_field(x)]`` for ``keys = [(field, orders)]``: one nested JVP per
+    distinct ``orders`` (all fields at once), then the field picked from ``f``'s output
+    (a scalar for one field, ``(F,)`` for several)."""
+    cache = {}
+    out = []
+    for field, orders in keys:
+        if orders not in cache:
+            cache[orders] = partial(f, x, orders)
+        value = cache[orders]
+        out.append(value[..., field] if jnp.ndim(value) > jnp.ndim(x) - 1 else value)
+    return out
 
 
 def _coefficient_fn(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
@@ -50,15 +69,13 @@ def _coefficient_fn(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class LinearForm:
-    """``L[u] = sum_t coefficient_t(x) D^(orders_t) u`` with canonical, nonzero terms."""
+    """``L[u] = sum_t coefficient_t(x) D^(orders_t) u_(field_t)`` with canonical, nonzero
+    terms; ``derivatives[t] = (field index, orders)`` of term ``t``."""
 
     terms: tuple[Term, ...]
     coefficient_fns: tuple[Callable, ...]
     canonical: sp.Expr
-
-    @property
-    def derivative_orders(self) -> tuple[tuple[int, ...], ...]:
-        return tuple(t.orders for t in self.terms)
+    derivatives: tuple[tuple[int, tuple[int, ...]], ...]
 
     def coefficients(self, x) -> list:
         """``[c_t(x)]``, each of shape ``x.shape[:-1]``."""
@@ -72,18 +89,25 @@ class LinearForm:
 
     def apply(self, f: Callable) -> Callable:
         def lf(x):
-            return self.evaluate(x, [partial(f, x, t.orders) for t in self.terms])
+            return self.evaluate(x, _derivative_values(f, x, self.derivatives))
 
         return lf
 
-    def on_kernel(self, k: Callable, argnum: int) -> Callable:
+    def on_kernel(self, k: Callable, argnum: int, field: int = 0) -> Callable:
+        """``L^field`` (the terms on ``field``) applied to argument ``argnum`` of a scalar
+        kernel ``k``; zero when no term is on ``field``."""
+        chosen = [i for i, (f, _) in enumerate(self.derivatives) if f == field]
+
         def lk(x1, x2):
+            if not chosen:
+                return jnp.zeros((x1.shape[0], x2.shape[0]), x1.dtype)
             x = x1 if argnum == 0 else x2
             fn = (lambda a: k(a, x2)) if argnum == 0 else (lambda a: k(x1, a))
+            coefs = self.coefficients(x)
             out = 0.0
-            for coef, t in zip(self.coefficients(x), self.terms):
-                coef = coef[:, None] if argnum == 0 else coef[None, :]
-                out = out + coef * partial(fn, x, t.orders)
+            for i in chosen:
+                coef = coefs[i][:, None] if argnum == 0 else coefs[i][None, :]
+                out = out + coef * partial(fn, x, self.terms[i].orders)
             return out
 
         return lk
@@ -91,11 +115,12 @@ class LinearForm:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class NonlinearForm:
-    """Any expression of ``u`` and its derivatives ``derivative_orders``; ``terms`` are the
-    ones that make it nonlinear; ``residual(*columns of x, *derivatives)``."""
+    """Any expression of the fields and their ``derivatives`` (``(field index, orders)``);
+    ``terms`` are the ones that make it nonlinear; ``residual(*columns of x,
+    *derivatives)``."""
 
     terms: tuple[sp.Expr, ...]
-    derivative_orders: tuple[tuple[int, ...], ...]
+    derivatives: tuple[tuple[int, tuple[int, ...]], ...]
     residual: Callable
     canonical: sp.Expr
 
@@ -108,40 +133,45 @@ class NonlinearForm:
 
     def apply(self, f: Callable) -> Callable:
         def lf(x):
-            return self.evaluate(x, [partial(f, x, o) for o in self.derivative_orders])
+            return self.evaluate(x, _derivative_values(f, x, self.derivatives))
 
         return lf
 
 
 def make_form(parsed: Parsed) -> LinearForm | NonlinearForm:
     """The linear decomposition of ``parsed``, or its nonlinear form (offending terms
-    recorded). Raises ValueError for a term without ``u`` or an operator that is zero."""
+    recorded). Raises ValueError for a term without a field or an operator that is zero."""
     expr, syms, source = parsed.expr, parsed.symbols, parsed.source
     dsyms = list(syms.derivatives.values())
     free = expr.xreplace({d: 0 for d in dsyms})
     if sp.simplify(free) != 0:
+        fields = syms.fields[0] if len(syms.fields) == 1 else \
+            f"any of the fields {', '.join(syms.fields)}"
         raise ValueError(
-            f"operator {source!r} has a term without u ({free}); an operator must be "
-            "homogeneous in u: move source terms to the right-hand side f."
+            f"operator {source!r} has a term without {fields} ({free}); an operator must "
+            f"be homogeneous in {'u' if fields == 'u' else 'its fields'}: move source "
+            "terms to the right-hand side f."
         )
     nonlinear = tuple(
         term for term in sp.Add.make_args(sp.expand(expr))
         if any(sp.diff(term, d).has(*dsyms) for d in dsyms)
         or not all(term.is_polynomial(d) for d in dsyms))
     if nonlinear:
-        orders = tuple(sorted(o for o, s in syms.derivatives.items() if expr.has(s)))
+        keys = tuple(sorted(k for k, s in syms.derivatives.items() if expr.has(s)))
         canonical = sp.simplify(expr)
-        residual = sp.lambdify(list(syms.variables) + [syms.derivatives[o] for o in orders],
+        residual = sp.lambdify(list(syms.variables) + [syms.derivatives[k] for k in keys],
                                canonical, modules="jax")
-        return NonlinearForm(nonlinear, orders, residual, canonical)
-    terms = []
-    for orders in sorted(syms.derivatives, key=lambda o: (-sum(o), tuple(-k for k in o))):
-        coefficient = sp.simplify(sp.diff(expr, syms.derivatives[orders]))
+        return NonlinearForm(nonlinear, keys, residual, canonical)
+    terms, keys = [], []
+    for key in sorted(syms.derivatives,
+                      key=lambda k: (k[0], -sum(k[1]), tuple(-o for o in k[1]))):
+        coefficient = sp.simplify(sp.diff(expr, syms.derivatives[key]))
         if coefficient != 0:
-            terms.append(Term(coefficient, orders))
+            terms.append(Term(coefficient, key[1], syms.fields[key[0]]))
+            keys.append(key)
     if not terms:
         raise ValueError(f"operator {source!r} is identically zero.")
-    canonical = sp.Add(*(t.coefficient * syms.derivative(t.orders) for t in terms))
+    canonical = sp.Add(*(t.coefficient * syms.derivative(*k) for t, k in zip(terms, keys)))
     return LinearForm(tuple(terms),
                       tuple(_coefficient_fn(t.coefficient, syms.variables) for t in terms),
-                      canonical)
+                      canonical, tuple(keys))

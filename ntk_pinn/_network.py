@@ -137,9 +137,15 @@ class Network:
     """A fully connected network in NTK parameterization, as one neural-tangents spec.
 
     ``depth`` hidden ``Dense(width, W_std, b_std)`` + activation layers, then
-    ``Dense(1, W_std, b_std)``. ``init_fn``, ``apply_fn`` and ``kernel_fn`` are those of the
-    ``stax.serial`` network; ``kernel_fn`` is the infinite-width limit of exactly the
+    ``Dense(outputs, W_std, b_std)``. ``init_fn``, ``apply_fn`` and ``kernel_fn`` are those of
+    the ``stax.serial`` network; ``kernel_fn`` is the infinite-width limit of exactly the
     finite networks that ``init_fn``/``apply_fn`` build, at any ``width``.
+
+    ``outputs``: one output per field of a system of PDEs (a shared trunk, one output
+    column each; operators list the fields in the same order). ``kernel_fn`` is then the
+    kernel of each output, ``Θ_ff``; between different outputs the infinite-width kernel
+    vanishes, ``Θ_fg = δ_fg Θ`` (docs/systems.md derives it; the finite network's
+    cross-output kernel is ``O(width^(-1/2))``).
 
     ``activation`` is a name with a closed-form kernel (``erf``, ``sin``, ``gelu``;
     ``relu``, ``abs``, ``leaky_relu`` without input derivatives), a name with an exact
@@ -178,9 +184,10 @@ class Network:
     input_std: float | tuple[float, ...] = 1.0
     parameterization: str = "ntk"
     initialization: str = "gaussian"
+    outputs: int = 1
 
     def __post_init__(self):
-        for field in ("width", "depth"):
+        for field in ("width", "depth", "outputs"):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{field} must be an integer >= 1, got {value!r}.")
@@ -320,7 +327,7 @@ class Network:
     @functools.cached_property
     def layers(self) -> tuple[DenseLayer, ...]:
         """The dense layers, input to output: ``depth`` hidden ones with the activation,
-        then one output unit. Both :attr:`init_fn`/:attr:`apply_fn`/:attr:`kernel_fn`
+        then the ``outputs`` output units. Both :attr:`init_fn`/:attr:`apply_fn`/:attr:`kernel_fn`
         (the stax spec) and :meth:`forward` (the fast empirical NTK) are built from them."""
         if self.uses_quadrature:
             act = lambda: _smooth.stax_layer(self.smooth, lambda: self.degree)  # noqa: E731
@@ -328,16 +335,17 @@ class Network:
             act = _CLOSED_FORM[self.activation].layer
         hidden = DenseLayer(self.width, self.W_std, self.b_std, act, self.parameterization)
         return (hidden,) * self.depth + (
-            DenseLayer(1, self.W_std, self.b_std, None, self.parameterization),)
+            DenseLayer(self.outputs, self.W_std, self.b_std, None, self.parameterization),)
 
     @functools.cached_property
     def _stax(self) -> tuple:
         return stax.serial(*(s for layer in self.layers for s in layer.stax_layers()))
 
     def forward(self, params, x, shifts=None):
-        """``(u, [h^0, h^1, ..., h^depth])`` at ``x: (..., d)`` (``u: (...)``), from
-        :attr:`layers` directly, ``h^0`` the standardized input; ``shifts[l]``
-        (optional) is added to pre-activation ``l``. Equals ``apply_fn(params, x)[..., 0]``."""
+        """``(u, [h^0, h^1, ..., h^depth])`` at ``x: (..., d)`` (``u: (...)`` for one
+        output, ``(..., outputs)`` for several), from :attr:`layers` directly, ``h^0`` the
+        standardized input; ``shifts[l]`` (optional) is added to pre-activation ``l``.
+        Equals ``apply_fn(params, x)[..., 0]`` (one output) or ``apply_fn(params, x)``."""
         dense = [p for p in params if len(p)]
         if len(dense) != len(self.layers) or any(len(p) != 2 for p in dense):
             raise ValueError(f"expected the parameters of this network from Network.init "
@@ -348,7 +356,7 @@ class Network:
         for i, (layer, (W, b)) in enumerate(zip(self.layers, dense)):
             z = layer(W, b, h) + (0.0 if shifts is None else shifts[i])
             if layer.activation is None:
-                return z[..., 0], hs
+                return (z[..., 0] if self.outputs == 1 else z), hs
             h = layer.activation_fn()(z)
             hs.append(h)
 
@@ -437,8 +445,24 @@ class Network:
         """The same architecture at another width."""
         return dataclasses.replace(self, width=width)
 
+    def check_fields(self, operator) -> None:
+        """Refuse (ValueError) an operator whose fields are not one per network output."""
+        if operator.n_fields == self.outputs:
+            return
+        fields = " ".join(operator.fields)
+        raise ValueError(
+            f"operator {str(operator)!r} has {operator.n_fields} field(s) ({fields}) but the "
+            f"network has {self.outputs} output(s): a system needs one output per field, in "
+            f"the fields' order. Build the network with mlp(..., outputs="
+            f"{operator.n_fields})" + (
+                "" if operator.n_fields > 1 else
+                f", or declare the fields in every operator: Operator(..., fields='u v ...' "
+                f"with {self.outputs} names)") + ".")
+
     def check_differentiable(self, operator, total_order: int | None = None) -> None:
-        """Refuse (ValueError) derivatives the activation's kernel cannot take."""
+        """Refuse (ValueError) an operator whose fields disagree with the outputs
+        (:meth:`check_fields`) or derivatives the activation's kernel cannot take."""
+        self.check_fields(operator)
         order = operator.order
         total = f" ({total_order} in total across both kernel arguments)" if total_order else ""
         if (self.uses_quadrature and not isinstance(self.activation, str)
@@ -468,9 +492,10 @@ class Network:
 def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
         b_std: float = 1.0, quadrature_degree: int | None = None, *,
         input_mean=0.0, input_std=1.0, parameterization: str = "ntk",
-        initialization: str = "gaussian") -> Network:
-    """A ``depth``-hidden-layer MLP of the given ``width`` (see :class:`Network`)."""
+        initialization: str = "gaussian", outputs: int = 1) -> Network:
+    """A ``depth``-hidden-layer MLP of the given ``width`` with ``outputs`` outputs (one per
+    field of a system; see :class:`Network`)."""
     return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
                    quadrature_degree=quadrature_degree, input_mean=input_mean,
                    input_std=input_std, parameterization=parameterization,
-                   initialization=initialization)
+                   initialization=initialization, outputs=outputs)

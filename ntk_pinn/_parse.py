@@ -1,6 +1,7 @@
-"""Parsing operators: a string in ``u, u_x, u_xy, ...`` or a sympy expression in an applied
-function ``u(x, y)`` becomes one sympy expression in the variables' symbols and one symbol
-per derivative of ``u`` (:class:`Symbols`), with float literals made exact rationals."""
+"""Parsing operators: a string in ``u, u_x, u_xy, ...`` (or, for a system, in several fields
+``u, v_x, p_y, ...``) or a sympy expression in applied functions ``u(x, y)`` becomes one
+sympy expression in the variables' symbols and one symbol per derivative of a field
+(:class:`Symbols`), with float literals made exact rationals."""
 
 from __future__ import annotations
 
@@ -18,37 +19,71 @@ from sympy.parsing.sympy_parser import (
 
 __all__ = []  # internal: Operator parses through it
 
-FUNCTION_NAME = "u"
-_TOKEN = re.compile(r"(?<![A-Za-z0-9_.])u(?:_([A-Za-z0-9]+))?(?![A-Za-z0-9_(])")
+DEFAULT_FIELDS = ("u",)
 
 
-def _parse_variables(variables) -> tuple[str, ...]:
+def _token(fields: tuple[str, ...]) -> re.Pattern:
+    """``field`` or ``field_subscript`` for any of ``fields`` (longest names first), not
+    inside another name or a call."""
+    names = "|".join(re.escape(f) for f in sorted(fields, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9_.])({names})(?:_([A-Za-z0-9]+))?(?![A-Za-z0-9_(])")
+
+
+def _names(value, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.replace(",", " ").split())
+    try:
+        return tuple(str(getattr(v, "name", v)) for v in value)
+    except TypeError:
+        raise ValueError(f"{what} must be a string of names like 'x y' or a sequence of "
+                         f"names, got {value!r}.") from None
+
+
+def parse_fields(fields) -> tuple[str, ...]:
+    """The unknown fields' names, in the order of the network's outputs: ``"u v p"`` or
+    ``("u", "v", "p")``; default ``("u",)``."""
+    if fields is None:
+        return DEFAULT_FIELDS
+    names = _names(fields, "fields")
+    if not names:
+        raise ValueError("Operator needs at least one field, e.g. fields='u' or "
+                         "fields='u v p'.")
+    for name in names:
+        if not name.isidentifier() or "_" in name:
+            raise ValueError(
+                f"field name {name!r} must be an identifier without '_' (a subscript after "
+                f"'_' names derivatives: {name.split('_')[0] or 'u'}_xx), e.g. 'u', 'v', 'p', "
+                "'u1'.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"fields {names} contain a repeated name.")
+    return names
+
+
+def _parse_variables(variables, fields: tuple[str, ...] = DEFAULT_FIELDS) -> tuple[str, ...]:
     if variables is None:
         raise ValueError(
             "Operator needs `variables`, the column order of point arrays, "
             "e.g. variables='x y' or variables=('t', 'x')."
         )
-    if isinstance(variables, str):
-        names = tuple(variables.replace(",", " ").split())
-    else:
-        names = tuple(str(getattr(v, "name", v)) for v in variables)
+    names = _names(variables, "variables")
     if not names:
         raise ValueError("Operator needs at least one variable, e.g. variables='x'.")
     for name in names:
         if not name.isidentifier():
             raise ValueError(f"variable name {name!r} is not an identifier.")
-        if name == FUNCTION_NAME or name.startswith(FUNCTION_NAME + "_"):
-            raise ValueError(
-                f"variable name {name!r} clashes with the unknown function 'u'; rename it."
-            )
+        for field in fields:
+            if name == field or name.startswith(field + "_"):
+                raise ValueError(
+                    f"variable name {name!r} clashes with the unknown field {field!r}; "
+                    "rename it.")
     if len(set(names)) != len(names):
         raise ValueError(f"variables {names} contain a repeated name.")
     return names
 
 
-def _derivative_name(orders: Sequence[int], names: Sequence[str]) -> str:
+def _derivative_name(field: str, orders: Sequence[int], names: Sequence[str]) -> str:
     sub = "".join(name for name, k in zip(names, orders) for _ in range(k))
-    return FUNCTION_NAME + ("_" + sub if sub else "")
+    return field + ("_" + sub if sub else "")
 
 
 def _split_subscript(sub: str, names: Sequence[str], token: str) -> tuple[int, ...]:
@@ -71,17 +106,21 @@ def _split_subscript(sub: str, names: Sequence[str], token: str) -> tuple[int, .
 
 
 class Symbols:
-    """The sympy symbols of one operator: variables and one symbol per derivative."""
+    """The sympy symbols of one operator: variables and one symbol per derivative of a
+    field, keyed ``(field index, orders)``."""
 
-    def __init__(self, names: tuple[str, ...]):
+    def __init__(self, names: tuple[str, ...], fields: tuple[str, ...] = DEFAULT_FIELDS):
         self.names = names
+        self.fields = fields
         self.variables = tuple(sp.Symbol(n, real=True) for n in names)
-        self.derivatives: dict[tuple[int, ...], sp.Symbol] = {}
+        self.derivatives: dict[tuple[int, tuple[int, ...]], sp.Symbol] = {}
 
-    def derivative(self, orders: tuple[int, ...]) -> sp.Symbol:
-        if orders not in self.derivatives:
-            self.derivatives[orders] = sp.Symbol(_derivative_name(orders, self.names))
-        return self.derivatives[orders]
+    def derivative(self, field: int, orders: tuple[int, ...]) -> sp.Symbol:
+        key = (field, tuple(orders))
+        if key not in self.derivatives:
+            self.derivatives[key] = sp.Symbol(
+                _derivative_name(self.fields[field], orders, self.names))
+        return self.derivatives[key]
 
 
 def _parse_string(source: str, syms: Symbols) -> sp.Expr:
@@ -89,13 +128,13 @@ def _parse_string(source: str, syms: Symbols) -> sp.Expr:
 
     def replace(match: re.Match) -> str:
         token = match.group(0)
-        sub = match.group(1) or ""
+        sub = match.group(2) or ""
         orders = _split_subscript(sub, syms.names, token)
         key = f"__ntkpinn_d{len(placeholders)}"
-        placeholders[key] = syms.derivative(orders)
+        placeholders[key] = syms.derivative(syms.fields.index(match.group(1)), orders)
         return key
 
-    text = _TOKEN.sub(replace, source)
+    text = _token(syms.fields).sub(replace, source)
     local = dict(zip(syms.names, syms.variables))
     local.update(placeholders)
     try:
@@ -110,40 +149,51 @@ def _parse_string(source: str, syms: Symbols) -> sp.Expr:
     return expr
 
 
-def _from_sympy(expr: sp.Expr, variables) -> tuple[sp.Expr, Symbols]:
-    """Replace ``u(x, y)`` and its ``Derivative``s in a sympy expression by symbols."""
+def _from_sympy(expr: sp.Expr, variables, fields) -> tuple[sp.Expr, Symbols]:
+    """Replace the fields ``u(x, y)``, ``v(x, y)``, ... and their ``Derivative``s in a sympy
+    expression by symbols. Without ``fields`` the expression must hold exactly one
+    unknown function, which becomes the field (any name)."""
     funcs = {f for f in expr.atoms(AppliedUndef)}
-    names = {f.func.__name__ for f in funcs}
-    if len(names) != 1:
-        raise ValueError(
-            "a sympy operator must contain exactly one unknown function, like u(x, y); "
-            f"found {sorted(names) or 'none'}."
-        )
-    (func,) = {f.func for f in funcs}
+    names = sorted({f.func.__name__ for f in funcs})
+    if fields is None:
+        if len(names) != 1:
+            raise ValueError(
+                "a sympy operator without `fields` must contain exactly one unknown "
+                f"function, like u(x, y); found {names or 'none'}. For a system pass the "
+                "fields in the network's output order, e.g. fields='u v p'.")
+        fields = tuple(names)
+    fields = parse_fields(fields)
+    unknown = [n for n in names if n not in fields]
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown} in operator {expr}; the fields are "
+                         f"{fields} (add it to fields=...).")
+    if not funcs:
+        raise ValueError(f"operator {expr} involves none of the fields {fields}.")
     args_set = {f.args for f in funcs}
     if len(args_set) != 1:
-        raise ValueError(f"the unknown function is applied to different arguments: {args_set}.")
+        raise ValueError(f"the fields are applied to different arguments: {args_set}.")
     (args,) = args_set
     if not all(isinstance(a, sp.Symbol) for a in args):
-        raise ValueError(f"the unknown function's arguments must be plain symbols, got {args}.")
+        raise ValueError(f"the fields' arguments must be plain symbols, got {args}.")
     arg_names = tuple(a.name for a in args)
-    names = _parse_variables(variables if variables is not None else arg_names)
+    names = _parse_variables(variables if variables is not None else arg_names, fields)
     if set(names) != set(arg_names):
         raise ValueError(
-            f"variables {names} differ from the arguments {arg_names} of {func.__name__}."
-        )
-    syms = Symbols(names)
+            f"variables {names} differ from the arguments {arg_names} of the fields.")
+    syms = Symbols(names, fields)
     by_name = dict(zip(names, syms.variables))
-    call = func(*args)
+    calls = {f.func.__name__: f for f in funcs}
     replacements = {}
     for d in expr.atoms(sp.Derivative):
-        if d.expr != call:
-            raise ValueError(f"unsupported derivative {d}: differentiate {call} itself.")
+        if d.expr not in funcs:
+            raise ValueError(f"unsupported derivative {d}: differentiate a field such as "
+                             f"{next(iter(funcs))} itself.")
         orders = [0] * len(names)
         for var, count in d.variable_count:
             orders[names.index(var.name)] += int(count)
-        replacements[d] = syms.derivative(tuple(orders))
-    expr = expr.xreplace(replacements).xreplace({call: syms.derivative((0,) * len(names))})
+        replacements[d] = syms.derivative(fields.index(d.expr.func.__name__), tuple(orders))
+    expr = expr.xreplace(replacements).xreplace(
+        {call: syms.derivative(fields.index(n), (0,) * len(names)) for n, call in calls.items()})
     expr = expr.xreplace({a: by_name[a.name] for a in args})
     # Symbols equal by name but with other assumptions (plain Symbol('x')) map too.
     expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols
@@ -160,14 +210,26 @@ def _check_symbols(expr: sp.Expr, syms: Symbols, source: str) -> None:
         )
     allowed = set(syms.variables) | set(syms.derivatives.values())
     unknown = sorted(str(s) for s in expr.free_symbols - allowed)
+    for name in unknown:  # w_y with w not a field: name the field, not a symbol
+        head, _, sub = name.partition("_")
+        if sub and head not in syms.names:
+            try:
+                _split_subscript(sub, syms.names, name)
+            except ValueError:
+                continue
+            raise ValueError(
+                f"unknown field {head!r} in {name!r} of operator {source!r}; the fields are "
+                f"{syms.fields} (declare it: fields='{' '.join(syms.fields + (head,))}').")
     if unknown:
+        written = ", ".join(f"{f}, {f}_x" for f in syms.fields[:2])
         raise ValueError(
             f"unknown symbol(s) {unknown} in operator {source!r}; the variables are "
-            f"{syms.names} and the unknown function is written u, u_x, u_xy, ... "
-            "(put numeric values in for parameters)."
+            f"{syms.names} and the unknown field(s) {syms.fields} are written {written}, "
+            "... (put numeric values in for parameters)."
         )
     if not syms.derivatives:
-        raise ValueError(f"operator {source!r} does not involve u.")
+        what = syms.fields[0] if len(syms.fields) == 1 else f"any of the fields {syms.fields}"
+        raise ValueError(f"operator {source!r} does not involve {what}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,14 +242,16 @@ class Parsed:
     source: str
 
 
-def parse(expression, variables) -> Parsed:
-    """Parse a string (with ``variables``) or a sympy expression in ``u(...)``."""
+def parse(expression, variables, fields=None) -> Parsed:
+    """Parse a string (with ``variables`` and ``fields``, default ``"u"``) or a sympy
+    expression in ``u(...)`` (several fields: ``fields`` names them, in output order)."""
     if isinstance(expression, str):
-        syms = Symbols(_parse_variables(variables))
+        fields = parse_fields(fields)
+        syms = Symbols(_parse_variables(variables, fields), fields)
         expr = _parse_string(expression, syms)
         source = expression
     elif isinstance(expression, sp.Basic):
-        expr, syms = _from_sympy(expression, variables)
+        expr, syms = _from_sympy(expression, variables, fields)
         source = str(expression)
     else:
         raise ValueError(

@@ -205,8 +205,8 @@ def _sample(problem, sizes: dict, seed: tuple) -> dict:
     """``{block: (points, targets)}`` drawn from the samplers by ``default_rng(seed)``."""
     rng = np.random.default_rng(seed)
     out = {}
-    for c in problem.terms:
-        x = np.asarray(c.sampler(rng, sizes[c.name]), dtype=np.float64)
+    for c in problem.terms:  # a constraint of fixed size (a pinned point) keeps its size
+        x = np.asarray(c.sampler(rng, c.size or sizes[c.name]), dtype=np.float64)
         out[c.name] = (x, np.asarray(c.target(x), dtype=np.float64))
     return out
 
@@ -287,16 +287,17 @@ def _levenberg_marquardt(net: Network, data: dict):
 
 
 def _error_fn(net: Network, problem, grid: int):
-    """``params -> relative L2 error`` against the exact solution on a grid."""
+    """``params -> relative L2 error`` against the exact solution on a grid (over all the
+    fields of a system: ``‖U - U*‖_F / ‖U*‖_F`` with ``U: (n, F)``)."""
     import jax
     import jax.numpy as jnp
 
     x_eval = problem.grid(grid if len(problem.variables) == 1 else int(np.sqrt(grid)) + 1)
-    exact = problem.exact(x_eval)
+    exact = problem.exact_fields(x_eval)
     apply = jax.jit(net.apply_fn)
 
     def error(params):
-        pred = np.asarray(apply(params, jnp.asarray(x_eval)))[:, 0]
+        pred = np.asarray(apply(params, jnp.asarray(x_eval)))
         return float(np.linalg.norm(pred - exact) / np.linalg.norm(exact))
 
     return error

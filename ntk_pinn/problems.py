@@ -1,8 +1,8 @@
 """Linear PDE problems with exact solutions: operators, sources, constraints, samplers.
 
-A :class:`Problem` is a residual constraint ``L[u] = f`` on the interior plus constraint
-terms (boundary values, initial conditions), each an ``Operator`` with its target values
-and a point sampler. ``problem.blocks(...)`` gives the ``{name: (operator, points)}``
+A :class:`Problem` is a residual constraint ``L[u] = f`` on the interior (several for a
+system of PDEs) plus constraint terms (boundary values, initial conditions), each an
+``Operator`` with its target values and a point sampler. ``problem.blocks(...)`` gives the ``{name: (operator, points)}``
 mapping that ``theory.limiting_kernel`` / ``ntk_pinn.empirical_kernel`` take, and
 ``problem.data(...)`` adds the target values.
 
@@ -15,6 +15,12 @@ Problems (Wang, Yu & Perdikaris' settings where they have one):
 ``nonlinear_poisson_1d(a, c=-1)``: ``u_xx + c u³ = f`` on [0, 1], ``u = sin(aπx)`` (a
 manufactured solution); ``c = 0`` is its linear counterpart on the same points
 (``problem.linear()``), which the nonlinear study compares it with.
+
+Systems (several fields, one network output each: ``mlp(..., outputs=len(fields))``):
+``stokes_2d()``: ``-Δu + p_x = f₁``, ``-Δv + p_y = f₂``, ``u_x + v_y = 0`` on the unit
+square, velocity on the boundary, pressure fixed at one point;
+``elasticity_2d(lam, mu)``: plane-strain linear elasticity (Navier–Cauchy) for the
+displacement ``(u, v)`` with Lamé parameters ``lam``, ``mu``, displacement on the boundary.
 """
 
 from __future__ import annotations
@@ -27,26 +33,34 @@ import numpy as np
 from ._operator import Operator
 
 __all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
-           "nonlinear_poisson_1d", "convection_1d", "PROBLEMS", "box_points", "get"]
+           "nonlinear_poisson_1d", "convection_1d", "stokes_2d", "elasticity_2d", "PROBLEMS",
+           "box_points", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Constraint:
-    """``operator[u](x) = target(x)`` for ``x`` drawn by ``sampler(rng, n) -> (n, d)``."""
+    """``operator[u](x) = target(x)`` for ``x`` drawn by ``sampler(rng, n) -> (n, d)``;
+    ``size``: a fixed number of points (e.g. 1 for a pressure fixed at one point) instead
+    of the ``n_boundary`` / ``n_residual`` a problem is asked for."""
 
     name: str
     operator: Operator
     target: Callable[[np.ndarray], np.ndarray]
     sampler: Callable[[np.random.Generator, int], np.ndarray]
+    size: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
+    """``residual``: the interior constraint ``L[u] = f``, or a tuple of them for a system
+    (:attr:`residuals`); ``exact``: ``(n, d) -> (n,)``, or ``(n, F)`` for the ``F``
+    :attr:`fields` of a system (in the network's output order)."""
+
     name: str
     variables: tuple[str, ...]
-    residual: Constraint
+    residual: Constraint | tuple[Constraint, ...]
     constraints: tuple[Constraint, ...]
-    exact: Callable[[np.ndarray], np.ndarray]   # (n, d) -> (n,)
+    exact: Callable[[np.ndarray], np.ndarray]
     domain: tuple[tuple[float, float], ...]
     # () -> the same problem with its nonlinear terms dropped (same samplers, so the same
     # points for the same seed); None when the problem is linear or has no counterpart.
@@ -54,6 +68,20 @@ class Problem:
     # Settings that solve this problem with the infinite-width posterior (measured; see
     # each constructor): n_residual, n_boundary (per constraint), depth, W_std.
     defaults: dict = dataclasses.field(default_factory=lambda: dict(_DEFAULTS))
+
+    @property
+    def residuals(self) -> tuple[Constraint, ...]:
+        """The interior constraints (one for a scalar PDE)."""
+        return self.residual if isinstance(self.residual, tuple) else (self.residual,)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The unknown fields (``("u",)`` for a scalar PDE): one network output each."""
+        return self.residuals[0].operator.fields
+
+    @property
+    def is_system(self) -> bool:
+        return len(self.fields) > 1
 
     @property
     def is_linear(self) -> bool:
@@ -70,14 +98,22 @@ class Problem:
 
     @property
     def terms(self) -> tuple[Constraint, ...]:
-        """All constraints, boundary/initial ones first, residual last."""
-        return self.constraints + (self.residual,)
+        """All constraints, boundary/initial ones first, residual(s) last."""
+        return self.constraints + self.residuals
 
     def _sizes(self, n_residual: int, n_boundary: int) -> dict:
         for label, n in (("n_residual", n_residual), ("n_boundary", n_boundary)):
             if not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"{label} must be a positive integer, got {n!r}.")
-        return {c.name: n_boundary for c in self.constraints} | {self.residual.name: n_residual}
+        sizes = {c.name: n_boundary for c in self.constraints} | {
+            c.name: n_residual for c in self.residuals}
+        return sizes | {c.name: c.size for c in self.terms if c.size is not None}
+
+    def exact_fields(self, x) -> np.ndarray:
+        """``(n, F)``: the exact solution's fields at ``x: (n, d)`` (``F = 1`` for a
+        scalar PDE)."""
+        values = np.asarray(self.exact(np.asarray(x, dtype=np.float64)), dtype=np.float64)
+        return values.reshape(len(values), -1)
 
     def blocks(self, n_residual: int, n_boundary: int, seed: int = 0) -> dict:
         """``{name: (operator, points)}``; the same ``seed`` gives the same points."""
@@ -151,6 +187,15 @@ def _line(fixed_axis: int, values, domain):
     return sample
 
 
+def _square_boundary(rng, n):
+    """``n`` points on the boundary of the unit square, the sides in turn."""
+    t = rng.uniform(size=n)
+    side = np.arange(n) % 4
+    x = np.where(side == 0, 0.0, np.where(side == 1, 1.0, t))
+    y = np.where(side == 2, 0.0, np.where(side == 3, 1.0, t))
+    return np.stack([x, y], axis=1)
+
+
 COLLOCATIONS = ("uniform", "linspace")
 
 
@@ -182,18 +227,11 @@ def poisson_2d() -> Problem:
     exact = lambda x: np.sin(np.pi * x[:, 0]) * np.sin(np.pi * x[:, 1])  # noqa: E731
     dom = ((0.0, 1.0), (0.0, 1.0))
 
-    def boundary(rng, n):
-        t = rng.uniform(size=n)
-        side = np.arange(n) % 4
-        x = np.where(side == 0, 0.0, np.where(side == 1, 1.0, t))
-        y = np.where(side == 2, 0.0, np.where(side == 3, 1.0, t))
-        return np.stack([x, y], axis=1)
-
     return Problem(
         name="poisson_2d", variables=("x", "y"),
         residual=Constraint("r", Operator("u_xx + u_yy", "x y"),
                             lambda x: -2 * np.pi ** 2 * exact(x), _uniform(dom)),
-        constraints=(Constraint("u", Operator("u", "x y"), exact, boundary),),
+        constraints=(Constraint("u", Operator("u", "x y"), exact, _square_boundary),),
         exact=exact, domain=dom,
         # 64 + 32 points: rel. L2 8.7e-5 on a 201 x 201 grid, band covers all of it.
         defaults=dict(_DEFAULTS, n_residual=64, n_boundary=32))
@@ -282,9 +320,102 @@ def convection_1d(beta: float = 1.0) -> Problem:
         defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
 
 
+def _field(exact, i: int):
+    return lambda x: exact(x)[:, i]
+
+
+def stokes_2d() -> Problem:
+    """Stokes flow on the unit square, fields ``(u, v, p)``:
+    ``-Δu + p_x = f₁``, ``-Δv + p_y = f₂``, ``u_x + v_y = 0``, with the exact solution
+    ``u = sin(πx) cos(πy)``, ``v = -cos(πx) sin(πy)`` (divergence-free), ``p = cos(πx)
+    cos(πy)``: ``f₁ = (2π² - π) sin(πx) cos(πy)``, ``f₂ = -(2π² + π) cos(πx) sin(πy)``.
+    Velocity on the boundary (``"u_bc"``, ``"v_bc"``); the pressure, fixed by the equations
+    only up to a constant, is fixed at the corner (0, 0) (``"p_pin"``, one point)."""
+    pi = np.pi
+
+    def exact(z):
+        x, y = z[:, 0], z[:, 1]
+        return np.stack([np.sin(pi * x) * np.cos(pi * y), -np.cos(pi * x) * np.sin(pi * y),
+                         np.cos(pi * x) * np.cos(pi * y)], axis=1)
+
+    dom = ((0.0, 1.0), (0.0, 1.0))
+    fields = "u v p"
+
+    def op(text):
+        return Operator(text, "x y", fields=fields)
+
+    zero = lambda z: np.zeros(len(z))  # noqa: E731
+    return Problem(
+        name="stokes_2d", variables=("x", "y"),
+        residual=(
+            Constraint("mx", op("-u_xx - u_yy + p_x"), lambda z: (2 * pi ** 2 - pi) * np.sin(
+                pi * z[:, 0]) * np.cos(pi * z[:, 1]), _uniform(dom)),
+            Constraint("my", op("-v_xx - v_yy + p_y"), lambda z: -(2 * pi ** 2 + pi) * np.cos(
+                pi * z[:, 0]) * np.sin(pi * z[:, 1]), _uniform(dom)),
+            Constraint("div", op("u_x + v_y"), zero, _uniform(dom))),
+        constraints=(
+            Constraint("u_bc", op("u"), _field(exact, 0), _square_boundary),
+            Constraint("v_bc", op("v"), _field(exact, 1), _square_boundary),
+            Constraint("p_pin", op("p"), _field(exact, 2), lambda rng, n: np.zeros((n, 2)),
+                       size=1)),
+        exact=exact, domain=dom,
+        # 3 x 96 + 2 x 48 + 1 points, depth-2 erf NNGP posterior on a 41 x 41 grid: rel. L2
+        # 4.3e-6 (u), 2.6e-6 (v), 2.9e-4 (p), all within 3 sigma (rkhs band); half the
+        # points: 7.6e-5, 8.2e-5, 1.5e-2.
+        defaults=dict(_DEFAULTS, n_residual=96, n_boundary=48))
+
+
+def elasticity_2d(lam: float = 1.0, mu: float = 0.5) -> Problem:
+    """Plane-strain linear elasticity on the unit square, displacement ``(u, v)``, Lamé
+    parameters ``lam`` (λ), ``mu`` (μ): ``-μ Δ(u, v) - (λ + μ) ∇(u_x + v_y) = f``, i.e.
+
+        -(λ + 2μ) u_xx - μ u_yy - (λ + μ) v_xy = f₁,
+        -μ v_xx - (λ + 2μ) v_yy - (λ + μ) u_xy = f₂,
+
+    with the exact solution ``u = cos(πx) sin(πy)``, ``v = sin(πx) cos(πy)`` (divergence
+    ``-2π sin(πx) sin(πy)``, so λ matters): ``f = 2π² (λ + 2μ) (u, v)``. Displacement on
+    the boundary (``"u_bc"``, ``"v_bc"``)."""
+    for label, value in (("lam", lam), ("mu", mu)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value)):
+            raise ValueError(f"{label} must be a finite number, got {value!r}.")
+    if not (mu > 0 and lam + mu > 0):
+        raise ValueError(f"the Lamé parameters need mu > 0 and lam + mu > 0 (an elliptic "
+                         f"system), got lam={lam!r}, mu={mu!r}.")
+    pi = np.pi
+    lam, mu = float(lam), float(mu)
+
+    def exact(z):
+        x, y = z[:, 0], z[:, 1]
+        return np.stack([np.cos(pi * x) * np.sin(pi * y), np.sin(pi * x) * np.cos(pi * y)],
+                        axis=1)
+
+    dom = ((0.0, 1.0), (0.0, 1.0))
+    fields = "u v"
+    scale = 2 * pi ** 2 * (lam + 2 * mu)
+
+    def op(text):
+        return Operator(text, "x y", fields=fields)
+
+    return Problem(
+        name=f"elasticity_2d(lam={lam:g}, mu={mu:g})", variables=("x", "y"),
+        residual=(
+            Constraint("fx", op(f"-{lam + 2 * mu!r}*u_xx - {mu!r}*u_yy - {lam + mu!r}*v_xy"),
+                       lambda z: scale * exact(z)[:, 0], _uniform(dom)),
+            Constraint("fy", op(f"-{mu!r}*v_xx - {lam + 2 * mu!r}*v_yy - {lam + mu!r}*u_xy"),
+                       lambda z: scale * exact(z)[:, 1], _uniform(dom))),
+        constraints=(
+            Constraint("u_bc", op("u"), _field(exact, 0), _square_boundary),
+            Constraint("v_bc", op("v"), _field(exact, 1), _square_boundary)),
+        exact=exact, domain=dom,
+        # 2 x 96 + 2 x 48 points (lam 1, mu 0.5), depth-2 erf NNGP posterior on a 41 x 41
+        # grid: rel. L2 2.7e-6 (u), 1.4e-6 (v), all within 3 sigma (rkhs band).
+        defaults=dict(_DEFAULTS, n_residual=96, n_boundary=48))
+
+
 PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
             "wave_1d": wave_1d, "convection_1d": convection_1d,
-            "nonlinear_poisson_1d": nonlinear_poisson_1d}
+            "nonlinear_poisson_1d": nonlinear_poisson_1d, "stokes_2d": stokes_2d,
+            "elasticity_2d": elasticity_2d}
 
 
 def get(name: str, **params) -> Problem:

@@ -26,7 +26,8 @@ def rel_err(a, b) -> float:
 
 
 def brute_force_block(net, op1, op2, x1, x2, kind="ntk"):
-    """Per-pair L1_x L2_x' k(x, x') with nested `jax.grad` of the scalar kernel.
+    """Per-pair L1_x L2_x' k(x, x') with nested `jax.grad` of the scalar kernel; for a
+    system sum_f L1^f_x L2^f_x' k (each field's terms of both operators, all fields).
 
     Independent of Operator.on_kernel: reverse-mode, one pair at a time (vmapped),
     coefficients lambdified afresh from the operator's terms.
@@ -41,12 +42,15 @@ def brute_force_block(net, op1, op2, x1, x2, kind="ntk"):
                 f = (lambda g, i: lambda z: jax.grad(g)(z)[i])(f, i)
         return f
 
-    def apply(op, f):
-        coefs = [sp.lambdify(op.variable_symbols, t.coefficient, "jax") for t in op.terms]
-        return lambda z: sum(c(*z) * deriv(f, t.orders)(z) for c, t in zip(coefs, op.terms))
+    def apply(op, f, field):
+        terms = [t for t in op.terms if t.field == field]
+        coefs = [sp.lambdify(op.variable_symbols, t.coefficient, "jax") for t in terms]
+        return lambda z: sum((c(*z) * deriv(f, t.orders)(z) for c, t in zip(coefs, terms)),
+                             0.0)
 
     def pair(a, b):
-        return apply(op1, lambda a_: apply(op2, lambda b_: k(a_, b_))(b))(a)
+        return sum(apply(op1, lambda a_: apply(op2, lambda b_: k(a_, b_), f)(b), f)(a)
+                   for f in op1.fields)
 
     fn = jax.jit(jax.vmap(jax.vmap(pair, (None, 0)), (0, None)))
     return np.asarray(fn(np.asarray(x1), np.asarray(x2)))

@@ -1,6 +1,10 @@
 """The exact infinite-width PINN kernel ``K*`` from neural-tangents' analytic kernels.
 
-Block ``(a, b)`` is ``L_a,x L_b,x' Θ(x, x')``. For linear operators
+Block ``(a, b)`` is ``L_a,x L_b,x' Θ(x, x')``. For a system (operators over fields
+``u_0 .. u_(F-1)``, one network output each) it is ``sum_(f,g) L_a^f L_b^g' Θ_fg`` with
+``Θ_fg = δ_fg Θ`` at infinite width (independent output heads; docs/systems.md), so
+``sum_f L_a^f L_b^f' Θ``: only pairs of terms on the same field are evaluated, each from the
+one scalar ``Θ`` (no kernel per pair of fields). For linear operators
 ``L_a = sum_i c_i(x) D^(alpha_i)`` and ``L_b = sum_j e_j(x') D^(beta_j)`` it is
 
     sum_ij c_i(x) e_j(x') D^(alpha_i)_x D^(beta_j)_x' Θ(x, x'),
@@ -36,7 +40,7 @@ from ntk_pinn import (Block, BlockKernel, Network, Operator, check_memory, direc
                       kernel_blocks, unit_directions)
 
 __all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "limiting_kernel_diagonal",
-           "operator_kernel_fn", "plan_kernel"]
+           "operator_kernel_fn", "plan_kernel", "shared_fields"]
 
 KINDS = ("ntk", "nngp")
 # Tiles of about this many entries bound the memory of the derivative intermediates
@@ -61,9 +65,17 @@ def _check_pair(net: Network, op1: Operator, op2: Operator) -> None:
         net.check_differentiable(op, op1.order + op2.order)
 
 
+def shared_fields(op1: Operator, op2: Operator) -> tuple[int, ...]:
+    """The fields both operators have terms on: the only ones a block of ``K*`` sums over
+    (``Θ_fg = 0`` for ``f != g``)."""
+    return tuple(f for f in op1.fields_used if f in op2.fields_used)
+
+
 def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
                        kind: str = "ntk") -> Callable:
-    """``(x1: (n1, d), x2: (n2, d)) -> (n1, n2)``: ``L1_x L2_x' k(x, x')``, jit-compatible.
+    """``(x1: (n1, d), x2: (n2, d)) -> (n1, n2)``: ``L1_x L2_x' k(x, x')``, jit-compatible;
+    over several fields ``sum_f L1^f_x L2^f_x' k(x, x')`` (zero when the operators share no
+    field).
 
     ``k`` is ``net.kernel_fn(., ., kind)``; ``op2`` defaults to ``op1``.
     """
@@ -74,7 +86,16 @@ def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
     def k(x1, x2):
         return net.kernel_fn(x1, x2, kind)
 
-    return op2.on_kernel(op1.on_kernel(k, 0), 1)
+    parts = [op2.on_kernel(op1.on_kernel(k, 0, field=f), 1, field=f)
+             for f in shared_fields(op1, op2)]
+
+    def kernel(x1, x2):
+        out = jnp.zeros((x1.shape[0], x2.shape[0]), jnp.result_type(x1, x2))
+        for part in parts:
+            out = out + part(x1, x2)
+        return out
+
+    return kernel
 
 
 @functools.lru_cache(maxsize=64)
@@ -271,8 +292,11 @@ def _tile_fn(plan: KernelPlan, pair: PairPlan, x1p: np.ndarray, x2p: np.ndarray,
     b1, b2 = pair.b1, pair.b2
     c1, v1 = _terms(op1, x1p)
     c2, v2 = _terms(op2, x2p)
+    f1, f2 = [f for f, _ in op1.derivatives], [f for f, _ in op2.derivatives]
     term_pairs = tuple((i, j, v1[i].shape[0] < v2[j].shape[0])
-                       for i in range(len(v1)) for j in range(len(v2)))
+                       for i in range(len(v1)) for j in range(len(v2)) if f1[i] == f2[j])
+    if not term_pairs:  # no shared field: the block is zero
+        return lambda rows, cols, a, b: np.zeros(a.shape[:-1] + b.shape[-2:-1])
     fns = [_compiled_orders(plan.net, plan.kind, *sorted((v1[i].shape[0], v2[j].shape[0]),
                                                          reverse=True), n_devices)
            for i, j, _ in term_pairs]

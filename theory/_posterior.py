@@ -45,7 +45,7 @@ from ntk_pinn import Network, Operator, check_memory, memory_limit as _memory_li
 
 from ._limiting import _check_kind, limiting_kernel, limiting_kernel_diagonal
 
-__all__ = ["Posterior", "gp_posterior", "stable_cholesky"]
+__all__ = ["Posterior", "gp_posterior", "gp_posteriors", "stable_cholesky"]
 
 _JITTERS = (0.0,) + tuple(10.0 ** k for k in range(-15, -3))
 
@@ -190,7 +190,10 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
         gradient flow); see the module docstring.
       t: training time of the NTK ensemble (``None``: converged). Refused with
         ``kind="nngp"``, which has no training time.
-      test_operator: the functional predicted (default ``u``), e.g. ``u_x``.
+      test_operator: the functional predicted (default ``u``), e.g. ``u_x``. For a system
+        (operators over several fields) it is required and may be any linear operator
+        over its fields: a field (``Operator("p", "x y", fields="u v p")``), the vorticity
+        ``v_x - u_y``, ...; :func:`gp_posteriors` predicts several from one factorization.
       noise: observation-noise variance added to the NNGP train kernel.
       weights: one positive loss weight per observation, for ``kind="ntk"`` (the weighted
         gradient flow; with ``t=None`` positive weights do not move the converged
@@ -204,6 +207,31 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
       memory_limit: bytes the computation may plan to use (default ``NTK_PINN_MEMORY_LIMIT``
         or 80% of the memory available); larger problems are refused before any work.
     """
+    train, _ = _observations(observations)
+    first = next(iter(train.values()))[0]
+    if test_operator is None:
+        if first.n_fields > 1:
+            raise ValueError(
+                f"the observations are over the fields {first.fields}: name what to predict, "
+                f"e.g. test_operator=Operator('{first.fields[0]}', "
+                f"'{' '.join(first.variables)}', fields='{' '.join(first.fields)}') (or "
+                "theory.gp_posteriors for several at once).")
+        test_operator = Operator("u", first.variables)
+    return gp_posteriors(net, observations, x_test, {"test": test_operator}, kind=kind, t=t,
+                         noise=noise, weights=weights, calibrate=calibrate,
+                         full_cov=full_cov, batch_size=batch_size,
+                         memory_limit=memory_limit)["test"]
+
+
+def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: str = "nngp",
+                  t: float | None = None, noise: float = 0.0, weights=None,
+                  calibrate: bool | str = False, full_cov: bool = False,
+                  batch_size: int | None = None,
+                  memory_limit: int | None = None) -> dict:
+    """``{name: Posterior}`` of each ``test_operators[name][u]`` at ``x_test``: what
+    :func:`gp_posterior` gives for each, from one train kernel and one factorization (e.g.
+    every field of a system, and its vorticity). ``test_operators``: a mapping
+    ``name -> Operator``; the other arguments as for :func:`gp_posterior`."""
     _check_kind(kind)
     mode = {False: "none", True: "mle"}[calibrate] if isinstance(calibrate, bool) else calibrate
     if mode not in ("none", "mle", "rkhs"):
@@ -228,8 +256,18 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
                          f"observation), got {weights!r}.")
     _check_duplicates(train, y)
     first = next(iter(train.values()))[0]
-    test_operator = test_operator or Operator("u", first.variables)
-    x_test = test_operator.check_points(x_test, "x_test")
+    if not isinstance(test_operators, dict) or not test_operators:
+        raise ValueError("test_operators must be a non-empty mapping name -> Operator, e.g. "
+                         "{'p': Operator('p', 'x y', fields='u v p')}.")
+    for name, op in test_operators.items():
+        if not isinstance(op, Operator):
+            raise ValueError(f"test_operators[{name!r}] must be an ntk_pinn.Operator, got "
+                             f"{type(op).__name__}.")
+        if op.fields != first.fields or op.variables != first.variables:
+            raise ValueError(
+                f"test operator {name!r} ({op!r}) must use the observations' variables "
+                f"{first.variables} and fields {first.fields}.")
+    x_test = next(iter(test_operators.values())).check_points(x_test, "x_test")
     n, m = len(y), len(x_test)
     b = min(m, batch_size or max(1, 2 ** 22 // n))
     parts = {"train kernels (K, its factor, Θ)": ((3 + (kind == "ntk"), n, n), 8),
@@ -247,8 +285,18 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
         _check_fit(K, alpha, y, train)
     norm2 = float(y @ alpha)                                     # ||m||_H^2
     scale = {"none": 1.0, "mle": norm2 / n, "rkhs": norm2}[mode]
+    A_of = None
     if kind == "ntk":
         A_of, jitter = _ntk_map(net, train, t, weights, limit)
+    return {name: _predict(net, op, x_test, train, y, K, L, d, alpha, A_of, b, kind, t,
+                           scale, jitter, full_cov, limit)
+            for name, op in test_operators.items()}
+
+
+def _predict(net, test_operator, x_test, train, y, K, L, d, alpha, A_of, b, kind, t, scale,
+             jitter, full_cov, limit) -> Posterior:
+    """The posterior of one test functional from the factorized train kernel."""
+    n, m = len(y), len(x_test)
     test_of = lambda rows: {"test": (test_operator, x_test[rows])}  # noqa: E731
     k_ss = limiting_kernel_diagonal(net, test_operator, x_test, "nngp")
     mean, var, size, A_rows = np.empty(m), np.empty(m), np.abs(k_ss), []

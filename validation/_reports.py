@@ -99,49 +99,83 @@ def kernel_report(net: Network, operator: Operator, boundary_operator: Operator 
 
 @dataclasses.dataclass(frozen=True)
 class PosteriorReport:
-    """A GP posterior of ``problem`` on its grid ``x_test`` against the exact solution."""
+    """GP posteriors of ``problem``'s fields (``{field: Posterior}``; one, ``"u"``, for a
+    scalar PDE) on its grid ``x_test`` against the exact solution ``exact: (n, F)``."""
 
     problem: problems.Problem
-    posterior: theory.Posterior
+    posteriors: dict
     x_test: np.ndarray
     exact: np.ndarray
     settings: dict
     seconds: float
 
     @property
-    def error(self) -> float:
-        """Relative L2 error of the posterior mean."""
-        return float(np.linalg.norm(self.posterior.mean - self.exact)
-                     / np.linalg.norm(self.exact))
+    def posterior(self) -> theory.Posterior:
+        """The posterior of the first field (the only one of a scalar PDE)."""
+        return next(iter(self.posteriors.values()))
 
-    def coverage(self, k: float) -> float:
-        """Fraction of the grid within ``k`` σ (+ resolution) of the mean."""
-        return float(np.mean(self.posterior.covers(self.exact, k=k)))
+    def _exact(self, field: str) -> np.ndarray:
+        return self.exact[:, list(self.posteriors).index(field)]
+
+    @property
+    def errors(self) -> dict:
+        """``{field: relative L2 error of its posterior mean}``."""
+        return {f: float(np.linalg.norm(p.mean - self._exact(f)) / np.linalg.norm(self._exact(f)))
+                for f, p in self.posteriors.items()}
+
+    @property
+    def error(self) -> float:
+        """Relative L2 error of the posterior mean (the largest over a system's fields)."""
+        return max(self.errors.values())
+
+    def coverage(self, k: float, field: str | None = None) -> float:
+        """Fraction of the grid within ``k`` σ (+ resolution) of the mean (of ``field``;
+        by default over all fields)."""
+        fields = list(self.posteriors) if field is None else [field]
+        return float(np.mean(np.concatenate(
+            [self.posteriors[f].covers(self._exact(f), k=k) for f in fields])))
 
     def to_json(self) -> dict:
         post = self.posterior
-        return {"problem": self.problem.name, **self.settings, "relative_l2_error": self.error,
-                "fraction_within_3_sigma": self.coverage(3),
-                "fraction_within_1_sigma": self.coverage(1), "std_resolution": post.resolution,
-                "jitter": post.jitter, "amplitude_scale": post.scale,
-                "seconds": round(self.seconds, 3), "versions": report.versions()}
+        out = {"problem": self.problem.name, **self.settings, "relative_l2_error": self.error,
+               "fraction_within_3_sigma": self.coverage(3),
+               "fraction_within_1_sigma": self.coverage(1), "std_resolution": post.resolution,
+               "jitter": post.jitter, "amplitude_scale": post.scale,
+               "seconds": round(self.seconds, 3), "versions": report.versions()}
+        if len(self.posteriors) > 1:
+            out["fields"] = {f: {"relative_l2_error": self.errors[f],
+                                 "fraction_within_3_sigma": self.coverage(3, f),
+                                 "std_resolution": p.resolution}
+                             for f, p in self.posteriors.items()}
+        return out
 
     def save(self, out) -> list:
-        from .plots import plot_posterior
+        from .plots import plot_posterior, plot_system_posterior
 
         out = Path(out)
         paths = [_write_json(out, "posterior.json", self.to_json()), out / "posterior.npz",
                  out / "posterior.png"]
-        np.savez(paths[1], x=self.x_test, mean=self.posterior.mean, std=self.posterior.std,
-                 exact=self.exact)
-        plot_posterior(self.problem, self.x_test, self.posterior, paths[2],
-                       title=f"{self.problem.name}, {self.posterior.kind}: rel. L2 "
-                             f"{self.error:.2g}")
+        fields = list(self.posteriors)
+        # (n,) arrays for one field (as before systems existed), (n, F) for a system
+        pick = (lambda a: a[:, 0]) if len(fields) == 1 else (lambda a: a)  # noqa: E731
+        np.savez(paths[1], x=self.x_test, fields=np.array(fields),
+                 mean=pick(np.stack([p.mean for p in self.posteriors.values()], axis=1)),
+                 std=pick(np.stack([p.std for p in self.posteriors.values()], axis=1)),
+                 exact=pick(self.exact))
+        title = f"{self.problem.name}, {self.posterior.kind}"
+        if len(fields) == 1:
+            plot_posterior(self.problem, self.x_test, self.posterior, paths[2],
+                           title=f"{title}: rel. L2 {self.error:.2g}")
+        else:
+            plot_system_posterior(self.problem, self.x_test, self.posteriors, paths[2],
+                                  title=title)
         return paths
 
     def summary(self) -> str:
+        errors = ", ".join(f"{f} {e:.3g}" for f, e in self.errors.items()) \
+            if len(self.posteriors) > 1 else f"{self.error:.3g}"
         return (f"{self.problem.name} ({self.posterior.kind}): relative L2 error "
-                f"{self.error:.3g}, {100 * self.coverage(3):.0f}% of the grid within 3 sigma, "
+                f"{errors}, {100 * self.coverage(3):.0f}% of the grid within 3 sigma, "
                 f"jitter {self.posterior.jitter:g}")
 
 
@@ -150,31 +184,34 @@ def posterior_report(net: Network | None, problem: problems.Problem, *, kind: st
                      n_residual: int | None = None, n_boundary: int | None = None,
                      point_seed: int = 0, grid: int = 201,
                      memory_limit: int | None = None) -> PosteriorReport:
-    """:func:`theory.gp_posterior` of ``net`` conditioned on ``problem``'s constraints
-    (``problem.data(n_residual, n_boundary, seed=point_seed)``), on ``problem.grid(grid)``.
+    """:func:`theory.gp_posteriors` of ``net`` conditioned on ``problem``'s constraints
+    (``problem.data(n_residual, n_boundary, seed=point_seed)``), on ``problem.grid(grid)``,
+    for every field of the problem.
 
     Unset settings come from the problem (``problem.defaults``: the points and the network
-    that solve it; ``net=None`` builds ``mlp(1, depth, "erf", W_std)`` from them), and
-    ``calibrate="auto"`` is the calibrated band valid for ``kind``: ``"rkhs"`` (the error
-    bound) for the NNGP, ``"mle"`` for the NTK ensemble."""
+    that solve it; ``net=None`` builds ``mlp(1, depth, "erf", W_std, outputs=#fields)``
+    from them), and ``calibrate="auto"`` is the calibrated band valid for ``kind``:
+    ``"rkhs"`` (the error bound) for the NNGP, ``"mle"`` for the NTK ensemble."""
     d = problem.defaults
     n_residual = d["n_residual"] if n_residual is None else n_residual
     n_boundary = d["n_boundary"] if n_boundary is None else n_boundary
     if net is None:
         from ntk_pinn import mlp
 
-        net = mlp(1, d["depth"], "erf", W_std=d["W_std"])
+        net = mlp(1, d["depth"], "erf", W_std=d["W_std"], outputs=len(problem.fields))
     if calibrate == "auto":
         calibrate = "rkhs" if kind == "nngp" else "mle"
     obs = list(problem.data(n_residual, n_boundary, seed=point_seed).values())
     x_test = problem.grid(grid)
+    fields = " ".join(problem.fields)
+    tests = {f: Operator(f, problem.variables, fields=fields) for f in problem.fields}
     t0 = time.perf_counter()
-    post = theory.gp_posterior(net, obs, x_test, kind=kind, t=t, noise=noise,
-                               calibrate=calibrate, memory_limit=memory_limit)
+    posts = theory.gp_posteriors(net, obs, x_test, tests, kind=kind, t=t, noise=noise,
+                                 calibrate=calibrate, memory_limit=memory_limit)
     settings = {"kind": kind, "t": t, "depth": net.depth, "activation": net.activation_name,
                 "W_std": net.W_std, "b_std": net.b_std, "n_residual": n_residual,
                 "n_boundary": n_boundary, "grid": grid, "calibrate": calibrate}
-    return PosteriorReport(problem, post, x_test, problem.exact(x_test), settings,
+    return PosteriorReport(problem, posts, x_test, problem.exact_fields(x_test), settings,
                            time.perf_counter() - t0)
 
 

@@ -76,7 +76,14 @@ class WidthStudy:
         lines += report.slope_table(self.widths, [(("/".join(p),), e, self.slopes[p], ())
                                                   for p, e in self.errors.items()])
         lines += ["", "Entries: geometric mean over seeds of ||K_emp - K*||_F / ||K*||_F at "
-                  "initialization.", "", "![errors vs width](width_errors.png)"]
+                  "initialization."]
+        vanishing = self.config.get("vanishing_blocks", [])
+        if vanishing:
+            lines += ["", "Blocks that vanish in the limit (operators on different fields of a "
+                      "system, Θ_fg = 0 for f ≠ g): " + ", ".join(vanishing) + "; their entry "
+                      "is ||K_emp_ab||_F / sqrt(||K*_aa||_F ||K*_bb||_F), which must fall like "
+                      "width^(-1/2)."]
+        lines += ["", "![errors vs width](width_errors.png)"]
         return "\n".join(lines) + "\n"
 
     def plot(self, out) -> list:
@@ -122,6 +129,14 @@ def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
     @functools.cache
     def k_star(width):  # not needed when every run is on disk already
         return theory.limiting_kernel(net.with_width(width), blocks)
+
+    # Blocks zero in the limit (a system's blocks on different fields) are known from the
+    # operators alone: no field in common. (Recorded only when there are some, so that the
+    # configuration of a scalar study is what it always was.)
+    op_of = {b.name: b.operator for b in parsed}
+    vanishing = ["/".join(p) for p in pairs if not theory.shared_fields(*map(op_of.get, p))]
+    if vanishing:
+        config["vanishing_blocks"] = vanishing
 
     def compute(w, s):
         wide = net.with_width(w)

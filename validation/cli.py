@@ -18,11 +18,13 @@ import sys
 from pathlib import Path
 
 
-def _net(args, width=None, depth=None, W_std=None):
+def _net(args, width=None, depth=None, W_std=None, problem=None):
+    """The network of the command's options, one output per field of ``problem``."""
     import ntk_pinn
 
     return ntk_pinn.mlp(width or getattr(args, "width", 1), depth or args.depth,
-                        args.activation, W_std or args.W_std, args.b_std)
+                        args.activation, W_std or args.W_std, args.b_std,
+                        outputs=len(problem.fields) if problem is not None else 1)
 
 
 def _problem_params(items) -> dict:
@@ -56,9 +58,12 @@ def _cmd_kernel(args) -> int:
     import ntk_pinn
     from validation import kernel_report
 
-    op = ntk_pinn.Operator(args.operator, variables=args.variables)
-    bop = ntk_pinn.Operator(args.boundary_operator, variables=args.variables)
-    result = kernel_report(_net(args), op, bop, n=args.n, n_boundary=args.n_boundary,
+    op = ntk_pinn.Operator(args.operator, variables=args.variables, fields=args.fields)
+    bop = ntk_pinn.Operator(args.boundary_operator, variables=args.variables,
+                            fields=args.fields)
+    net = ntk_pinn.mlp(getattr(args, "width", 1), args.depth, args.activation, args.W_std, args.b_std,
+                       outputs=op.n_fields)
+    result = kernel_report(net, op, bop, n=args.n, n_boundary=args.n_boundary,
                            low=args.low, high=args.high, seed=args.seed, kind=args.kind)
     paths = result.save(args.out)
     print(result.summary())
@@ -80,7 +85,8 @@ def _cmd_study_width(args) -> int:
 
     problem = _problem(args)
     blocks = problem.blocks(args.n_residual, args.n_boundary, seed=args.point_seed)
-    study = width_study(_net(args, args.widths[0]), blocks, args.widths, args.seeds,
+    study = width_study(_net(args, args.widths[0], problem=problem), blocks, args.widths,
+                        args.seeds,
                         run_dir=args.out, source={"problem": problem.name, **_points(args)})
     return _finish_study(study, args.out)
 
@@ -88,7 +94,9 @@ def _cmd_study_width(args) -> int:
 def _cmd_study_training(args) -> int:
     from validation import training_study
 
-    study = training_study(_net(args, args.widths[0]), _problem(args), args.widths, args.seeds,
+    problem = _problem(args)
+    study = training_study(_net(args, args.widths[0], problem=problem), problem, args.widths,
+                           args.seeds,
                            lr=args.lr, steps=args.steps, record_every=args.record_every,
                            **_points(args), run_dir=args.out)
     return _finish_study(study, args.out)
@@ -112,7 +120,7 @@ def _cmd_posterior(args) -> int:
     problem = _problem(args)
     d = problem.defaults
     net = _net(args, depth=d["depth"] if args.depth is None else args.depth,
-               W_std=d["W_std"] if args.W_std is None else args.W_std)
+               W_std=d["W_std"] if args.W_std is None else args.W_std, problem=problem)
     result = posterior_report(net, problem, kind=args.kind, t=args.t, noise=args.noise,
                               calibrate=args.calibrate, grid=args.grid,
                               n_residual=args.n_residual, n_boundary=args.n_boundary,
@@ -126,7 +134,8 @@ def _cmd_posterior(args) -> int:
 def _cmd_spectrum(args) -> int:
     from validation import spectrum_report
 
-    result = spectrum_report(_net(args), _problem(args), **_points(args))
+    problem = _problem(args)
+    result = spectrum_report(_net(args, problem=problem), problem, **_points(args))
     paths = result.save(args.out)
     print(result.summary())
     _wrote(paths)
@@ -136,7 +145,8 @@ def _cmd_spectrum(args) -> int:
 def _cmd_train(args) -> int:
     from validation import train_report
 
-    result = train_report(_net(args), _problem(args),
+    problem = _problem(args)
+    result = train_report(_net(args, problem=problem), problem,
                           adaptive=(False, True) if args.compare else (args.adaptive,),
                           steps=args.steps, optimizer=args.optimizer, lr=args.lr,
                           update_every=args.update_every, record_every=args.record_every,
@@ -181,6 +191,8 @@ PROBLEM_DEFAULTS = {
     "heat_1d": {"n_residual": 96, "n_boundary": 24, "depth": 2, "W_std": 1.0},
     "wave_1d": {"n_residual": 3000, "n_boundary": 300, "depth": 3, "W_std": 2.5},
     "convection_1d": {"n_residual": 256, "n_boundary": 64, "depth": 2, "W_std": 1.0},
+    "stokes_2d": {"n_residual": 96, "n_boundary": 48, "depth": 2, "W_std": 1.0},
+    "elasticity_2d": {"n_residual": 96, "n_boundary": 48, "depth": 2, "W_std": 1.0},
 }
 
 
@@ -208,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--operator", required=True, help='PDE operator, e.g. "u_xx + u_yy"')
     k.add_argument("--variables", required=True, help='variable order, e.g. "x y"')
     k.add_argument("--boundary-operator", default="u", help='boundary operator (default "u")')
+    k.add_argument("--fields", default=None,
+                   help='unknown fields of a system, in output order, e.g. "u v p" '
+                        '(default "u"; the network gets one output per field)')
     _add_network_args(k)
     k.add_argument("--kind", choices=["ntk", "nngp"], default="ntk")
     k.add_argument("--n", type=int, default=256, help="collocation points (default 256)")

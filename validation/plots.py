@@ -200,8 +200,6 @@ def plot_posterior(problem, x_test, post, path, title: str = "", k: float = 3.0)
 
 def posterior_figure(problem, x_test, post, title: str = "", k: float = 3.0):
     """The figure of :func:`plot_posterior` (not saved, not closed)."""
-    from matplotlib.colors import LogNorm
-
     plt = _pyplot()
     exact = problem.exact(x_test)
     err = np.abs(post.mean - exact)
@@ -225,20 +223,85 @@ def posterior_figure(problem, x_test, post, title: str = "", k: float = 3.0):
                 title=f"error vs band: {covered:.0f}% covered")
         ax2.legend(fontsize=8)
     else:
-        n = int(round(np.sqrt(len(x_test))))
-        grid = lambda v: np.asarray(v).reshape(n, n).T  # noqa: E731
-        ext = [*problem.domain[0], *problem.domain[1]]
-        positive = np.concatenate([err[err > 0], band[band > 0]])
-        norm = LogNorm(vmin=max(positive.min(), 1e-300), vmax=positive.max()) \
-            if positive.size else None
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, values, name, nm in zip(
-                axes, (post.mean, np.maximum(err, tiny), np.maximum(band, tiny)),
-                ("mean", "|mean - exact|", f"{k:g}σ + resolution"), (None, norm, norm)):
-            im = ax.imshow(grid(values), origin="lower", extent=ext, aspect="auto", norm=nm)
-            fig.colorbar(im, ax=ax)
-            ax.set(title=f"{name} {title if name == 'mean' else ''}",
-                   xlabel=problem.variables[0], ylabel=problem.variables[1])
+        _field_maps(fig, axes, problem, x_test, post, exact, k, f"mean {title}")
+    fig.tight_layout()
+    return fig
+
+
+def _grid(problem, x_test):
+    """``values (n*n,) -> (n, n)`` image of a :meth:`Problem.grid` (rows: second variable)
+    and the image extent."""
+    n = int(round(np.sqrt(len(x_test))))
+    return (lambda v: np.asarray(v).reshape(n, n).T), [*problem.domain[0], *problem.domain[1]]
+
+
+def _field_maps(fig, axes, problem, x_test, post, exact, k: float, mean_title: str) -> None:
+    """Three maps on a 2-D grid: the posterior mean, ``|mean - exact|`` and ``kσ`` (+ the
+    std's resolution), the last two on one log colour scale."""
+    from matplotlib.colors import LogNorm
+
+    tiny = np.finfo(float).tiny
+    err = np.abs(post.mean - exact)
+    band = k * post.std + post.resolution
+    grid, ext = _grid(problem, x_test)
+    positive = np.concatenate([err[err > 0], band[band > 0]])
+    norm = LogNorm(vmin=max(positive.min(), 1e-300), vmax=positive.max()) \
+        if positive.size else None
+    covered = 100 * np.mean(err <= band)
+    for ax, values, name, nm in zip(
+            axes, (post.mean, np.maximum(err, tiny), np.maximum(band, tiny)),
+            (mean_title, "|mean - exact|", f"{k:g}σ + resolution ({covered:.0f}% covered)"),
+            (None, norm, norm)):
+        im = ax.imshow(grid(values), origin="lower", extent=ext, aspect="auto", norm=nm)
+        fig.colorbar(im, ax=ax)
+        ax.set(title=name, xlabel=problem.variables[0], ylabel=problem.variables[1])
+
+
+def plot_system_posterior(problem, x_test, posteriors: dict, path, title: str = "",
+                          k: float = 3.0) -> None:
+    """Posteriors of every field of a 2-D system (:func:`system_posterior_figure`)."""
+    _save(system_posterior_figure(problem, x_test, posteriors, title, k), path)
+
+
+def system_posterior_figure(problem, x_test, posteriors: dict, title: str = "",
+                            k: float = 3.0):
+    """First row: the first two fields' posterior means as a vector field (streamlines
+    coloured by speed; e.g. the velocity) over the third field's mean (e.g. the pressure)
+    when there is one, and the exact field beside it. Then one row per field: mean,
+    ``|mean - exact|`` and ``kσ`` maps (not saved, not closed)."""
+    plt = _pyplot()
+    if x_test.shape[1] != 2:
+        raise ValueError(f"system posterior plots are drawn on 2-D grids; the problem has "
+                         f"{x_test.shape[1]} variable(s).")
+    fields = list(posteriors)
+    exact = problem.exact_fields(x_test)
+    fig, axes = plt.subplots(1 + len(fields), 3, figsize=(13, 3.6 * (1 + len(fields))))
+    grid, ext = _grid(problem, x_test)
+    n = int(round(np.sqrt(len(x_test))))
+    lo, hi = np.array(problem.domain).T
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+    for ax, values, name in ((axes[0, 0], [posteriors[f].mean for f in fields], "posterior mean"),
+                             (axes[0, 1], list(exact.T), "exact")):
+        if len(values) > 2:
+            im = ax.imshow(grid(values[2]), origin="lower", extent=ext, aspect="auto",
+                           cmap="coolwarm")
+            fig.colorbar(im, ax=ax, label=fields[2])
+        if len(values) >= 2:
+            speed = np.hypot(values[0], values[1])
+            ax.streamplot(xs, ys, grid(values[0]), grid(values[1]), color=grid(speed),
+                          cmap="viridis", density=1.1, linewidth=0.9)
+        ax.set(title=f"{name}: ({fields[0]}, {fields[1]})"
+                     + (f" over {fields[2]}" if len(values) > 2 else ""),
+               xlabel=problem.variables[0], ylabel=problem.variables[1], xlim=ext[:2],
+               ylim=ext[2:])
+    errors = {f: float(np.linalg.norm(posteriors[f].mean - exact[:, i])
+                       / np.linalg.norm(exact[:, i])) for i, f in enumerate(fields)}
+    axes[0, 2].bar(fields, [errors[f] for f in fields])
+    axes[0, 2].set(yscale="log", ylabel="relative L2 error", title=f"errors {title}")
+    for row, (i, f) in enumerate(enumerate(fields), start=1):
+        _field_maps(fig, axes[row], problem, x_test, posteriors[f], exact[:, i], k,
+                    f"{f}: mean (rel. L2 {errors[f]:.1e})")
     fig.tight_layout()
     return fig
 
