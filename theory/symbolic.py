@@ -62,20 +62,24 @@ def _check_net(net: Network) -> None:
 def operator_kernel(net: Network, op1: Operator, op2: Operator | None = None,
                     kind: str = "ntk"):
     """A numpy function ``(x1: (n1, d), x2: (n2, d)) -> (n1, n2)`` of the closed form of
-    ``L1_x L2_x' k(x, x')``, differentiated by sympy and lambdified."""
+    ``L1_x L2_x' k(x, x')``, differentiated by sympy and lambdified. Over several fields
+    ``sum_f L1^f_x L2^f_x' k`` (independent outputs: ``Θ_fg = δ_fg Θ``, docs/systems.md)."""
     _check_net(net)
     op2 = op1 if op2 is None else op2
     for op in (op1, op2):
         op.require_linear("the symbolic kernel")
+        net.check_fields(op)
     if op1.variables != op2.variables:
         raise ValueError(f"operators use different variables {op1.variables}, {op2.variables}.")
+    if op1.fields != op2.fields:
+        raise ValueError(f"operators list different fields {op1.fields}, {op2.fields}.")
     d = op1.dim
     k, xs, xps = erf_kernel(d, kind, net.W_std, net.b_std)
 
-    def apply(op: Operator, expr: sp.Expr, syms) -> sp.Expr:
+    def apply(op: Operator, expr: sp.Expr, syms, field: str) -> sp.Expr:
         to_syms = dict(zip(op.variable_symbols, syms))
         out = 0
-        for term in op.terms:
+        for term in (t for t in op.terms if t.field == field):
             derivative = expr
             for s, count in zip(syms, term.orders):
                 if count:
@@ -83,7 +87,7 @@ def operator_kernel(net: Network, op1: Operator, op2: Operator | None = None,
             out += term.coefficient.xreplace(to_syms) * derivative
         return out
 
-    expr = apply(op2, apply(op1, k, xs), xps)
+    expr = sum((apply(op2, apply(op1, k, xs, f), xps, f) for f in op1.fields), sp.S(0))
     fn = sp.lambdify(list(xs) + list(xps), expr, modules="numpy", cse=True)
 
     def kernel(x1, x2):
