@@ -540,6 +540,9 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
             if adaptive and state.step % update_every == 0:
                 state = adapt(state)
             state = advance(state, chunk)
+            # jax dispatches asynchronously: wait, so the bar counts finished steps (it ran
+            # one chunk ahead, and an interrupted run looked further than its checkpoint)
+            jax.block_until_ready(state.params)
             bar.update(chunk)
             if state.step % record_every == 0:
                 records.append(record(state))

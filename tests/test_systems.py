@@ -132,11 +132,13 @@ def test_multi_output_network_and_its_per_output_kernel(rng):
                               np.asarray(one.kernel_fn(x, x, kind)))
 
 
-# erf: every pair of blocks (fourth-order, variable-coefficient, zero cross-field blocks);
-# tanh (exact mixture): the pairs that exercise each kind of term (the brute force compiles
-# one nested reverse-mode graph per pair: ~4 s each).
+# erf: every block (fourth-order, variable-coefficient, zero cross-field blocks); the blocks
+# below the diagonal are the transposes of those above (checked), so the brute force runs on
+# the pairs a <= b only (it compiles one nested reverse-mode graph per pair: ~3 s each).
+# tanh (exact mixture; the same code path with another kernel): slow.
 @pytest.mark.parametrize("activation,names", [
-    ("erf", ("mx", "div", "pin", "var")), ("tanh", ("mx", "pin"))])
+    ("erf", ("mx", "div", "pin", "var")),
+    pytest.param("tanh", ("mx", "pin"), marks=pytest.mark.slow)])
 def test_every_system_block_equals_brute_force(activation, names, rng):
     ops = {k: op for k, op in _stokes_ops().items() if k in names}
     blocks = {k: (op, rng.uniform(size=(3, 2))) for k, op in ops.items()}
@@ -144,8 +146,9 @@ def test_every_system_block_equals_brute_force(activation, names, rng):
     net = mlp(16, 2, activation, outputs=3,
               quadrature_degree=6 if activation == "tanh" else None)
     K = theory.limiting_kernel(net, blocks)
-    for a in ops:
-        for b in ops:
+    assert np.array_equal(K.matrix, K.matrix.T)
+    for i, a in enumerate(ops):
+        for b in list(ops)[i:]:
             ref = brute_force_block(net, ops[a], ops[b], blocks[a][1], blocks[b][1])
             got = K.block(a, b)
             if not theory.shared_fields(ops[a], ops[b]):
@@ -169,7 +172,7 @@ def test_system_kernel_equals_the_sympy_closed_form(rng):
 def test_system_per_order_and_fused_graphs_agree(rng, monkeypatch):
     from theory import _limiting
 
-    ops = _stokes_ops()
+    ops = {k: op for k, op in _stokes_ops().items() if k in ("mx", "div", "pin")}
     blocks = {k: (op, rng.uniform(size=(6, 2))) for k, op in ops.items()}
     net = mlp(16, 2, "erf", outputs=3)
     small = theory.limiting_kernel(net, blocks)
@@ -355,8 +358,8 @@ def test_elasticity_posterior_against_the_exact_solution():
 def test_train_a_system_with_adaptive_weights_per_constraint():
     problem = problems.stokes_2d()
     net = mlp(32, 2, "tanh", outputs=3)
-    result = ntk_pinn.train(net, problem, steps=100, adaptive=True, update_every=50,
-                            record_every=50, n_residual=24, n_boundary=12, progress=False)
+    result = ntk_pinn.train(net, problem, steps=60, adaptive=True, update_every=30,
+                            record_every=30, n_residual=24, n_boundary=12, progress=False)
     assert set(result.weights) == {"u_bc", "v_bc", "p_pin", "mx", "my", "div"}
     assert len({round(float(w[-1]), 6) for w in result.weights.values()}) == 6
     assert result.errors[-1] < result.errors[0]
