@@ -308,6 +308,8 @@ def _error_fn(net: Network, problem, grid: int):
 def _network_description(net: Network) -> dict:
     out = {f.name: getattr(net, f.name) for f in dataclasses.fields(net)}
     out["activation"] = net.activation_name
+    if net.outputs == 1:  # as before systems existed: older checkpoints still resume
+        del out["outputs"]
     return out
 
 

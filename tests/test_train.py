@@ -211,3 +211,14 @@ def test_adaptive_weights_on_a_fixed_or_a_resampled_kernel_point_set():
     for name in ("ic", "bc", "ic_t"):
         assert np.allclose(fixed.weights[name][1], fixed.weights[name][2], rtol=1e-9)
         assert abs(fresh.weights[name][2] / fresh.weights[name][1] - 1) > 1e-4
+
+
+def test_checkpoints_of_one_output_networks_are_as_before_systems():
+    """Checkpoints written before networks had ``outputs`` (e.g. the paper-scale wave run
+    resumed across sessions) must still match: a one-output network's description has no
+    ``outputs`` key; a system's has it, so runs with other output counts never mix."""
+    from ntk_pinn._train import _network_description
+    from ntk_pinn import mlp
+
+    assert "outputs" not in _network_description(mlp(8, 2, "tanh"))
+    assert _network_description(mlp(8, 2, "tanh", outputs=3))["outputs"] == 3
