@@ -207,9 +207,8 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
       memory_limit: bytes the computation may plan to use (default ``NTK_PINN_MEMORY_LIMIT``
         or 80% of the memory available); larger problems are refused before any work.
     """
-    train, _ = _observations(observations)
-    first = next(iter(train.values()))[0]
     if test_operator is None:
+        first = next(iter(_observations(observations)[0].values()))[0]
         if first.n_fields > 1:
             raise ValueError(
                 f"the observations are over the fields {first.fields}: name what to predict, "

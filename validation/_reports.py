@@ -143,7 +143,8 @@ class PosteriorReport:
                "jitter": post.jitter, "amplitude_scale": post.scale,
                "seconds": round(self.seconds, 3), "versions": report.versions()}
         if len(self.posteriors) > 1:
-            out["fields"] = {f: {"relative_l2_error": self.errors[f],
+            errors = self.errors
+            out["fields"] = {f: {"relative_l2_error": errors[f],
                                  "fraction_within_3_sigma": self.coverage(3, f),
                                  "std_resolution": p.resolution}
                              for f, p in self.posteriors.items()}
