@@ -38,11 +38,12 @@ demo: $(STAMP)
 	$(VENV)/bin/ntk-pinn posterior --problem poisson_1d --problem-param a=2 --kind nngp \
 		--n-residual 32 --calibrate rkhs --out $(DEMO)/posterior
 
+# --durations: CI's log lists the slowest tests (keep each leg under ~15 min).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-oldest: venv-oldest
-	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
