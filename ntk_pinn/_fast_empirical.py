@@ -50,10 +50,6 @@ def _jets(net: Network, params):
             u, hs = net.forward(params, y, ds)
             return jnp.atleast_1d(u), hs
 
-        if net.outputs == 1:  # one reverse pass (value_and_grad: the leanest graph)
-            (u, hs), gs = jax.value_and_grad(lambda ds: net.forward(params, y, ds),
-                                             has_aux=True)(zeros)
-            return jnp.concatenate(hs + gs + [u[None]])
         u, pullback, hs = jax.vjp(outputs, zeros, has_aux=True)
         eye = jnp.eye(net.outputs, dtype=y.dtype)
         gs = [pullback(eye[f])[0] for f in range(net.outputs)]   # one pass per output
