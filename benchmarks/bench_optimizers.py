@@ -43,11 +43,13 @@ def main() -> None:
     for problem in (nonlinear, nonlinear.linear()):
         ratios = []
         for seed in args.seeds:
-            common = dict(n_residual=args.n_residual, n_boundary=2, seed=seed)
+            common = dict(points=ntk_pinn.Points(n_residual=args.n_residual, n_boundary=2),
+                          seed=seed)
             adam = ntk_pinn.train(net, problem, optimizer="adam", lr=args.adam_lr,
-                                  steps=args.adam_steps, record_every=args.adam_steps, **common)
+                                  steps=args.adam_steps,
+                                  record=ntk_pinn.Record(every=args.adam_steps), **common)
             lm = ntk_pinn.train(net, problem, optimizer="lm", steps=args.lm_steps,
-                                record_every=args.lm_steps, **common)
+                                record=ntk_pinn.Record(every=args.lm_steps), **common)
             ratios.append(adam.error / lm.error)
             print(f"{problem.name:<36} {seed:>4} {adam.error:9.2e} {adam.seconds:7.1f} "
                   f"{lm.error:9.2e} {lm.seconds:6.1f} {adam.error / lm.error:11.1f} "

@@ -9,7 +9,7 @@ Network: 3 x 500 tanh, Glorot-normal weights, zero biases, inputs standardized (
 - plain: ``u(params, t, x)`` written out with ``jnp``, the residual from nested
   ``jax.grad`` + ``vmap``, ``optax.adam``; one jitted step per Python iteration, batches
   drawn in numpy each step (what a hand-written training loop does);
-- ours: ``ntk_pinn.train(..., batch_size=batch)``; its time per step is
+- ours: ``ntk_pinn.train(..., points=Points(batch_size=batch))``; its time per step is
   ``(t(2S) - t(S)) / S`` (two runs, so compilation and the records cancel).
 
 It prints seconds per step, steps/s and the ratio ours / plain, in float32 and float64.
@@ -89,9 +89,13 @@ def ours_seconds_per_step(problem, net, batch: int, steps: int, dtype: str) -> f
     import ntk_pinn
 
     def run(n):
-        result = ntk_pinn.train(net, problem, steps=n, record_every=n, lr=1e-3, lr_decay=0.9,
-                                decay_every=1000, batch_size=batch, dtype=dtype,
-                                n_residual=16, n_boundary=4, grid=16)
+        import optax
+
+        result = ntk_pinn.train(net, problem, steps=n, lr=optax.exponential_decay(
+                                    1e-3, 1000, 0.9), dtype=dtype,
+                                points=ntk_pinn.Points(n_residual=16, n_boundary=4,
+                                                       batch_size=batch),
+                                record=ntk_pinn.Record(every=n, grid=16))
         return result.seconds
 
     run(steps)                                              # compile the step graph

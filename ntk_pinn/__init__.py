@@ -23,21 +23,27 @@ from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
 from ._network import (ACTIVATIONS, INITIALIZATIONS, PARAMETERIZATIONS,  # noqa: E402
                        DenseLayer, Network, mlp)
 from ._operator import Operator  # noqa: E402
-from ._train import TrainResult, TrainState, gauss_newton_step, train  # noqa: E402
+from ._gauss_newton import gauss_newton_step  # noqa: E402
+from ._train import TrainResult, TrainState, train  # noqa: E402
+from ._train_options import Adaptive, Checkpoint, Points, Record  # noqa: E402
 from . import nt, problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Adaptive",
     "Block",
     "BlockKernel",
+    "Checkpoint",
     "DenseLayer",
     "INITIALIZATIONS",
     "LossHessianNorms",
     "Network",
     "Operator",
     "PARAMETERIZATIONS",
+    "Points",
+    "Record",
     "Term",
     "TrainResult",
     "TrainState",

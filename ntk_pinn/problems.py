@@ -120,12 +120,21 @@ class Problem:
         return {k: (op, x) for k, (op, x, _) in self.data(n_residual, n_boundary, seed).items()}
 
     def data(self, n_residual: int, n_boundary: int, seed: int = 0) -> dict:
-        """``{name: (operator, points (n, d), target values (n,))}``."""
-        sizes = self._sizes(n_residual, n_boundary)
+        """``{name: (operator, points (n, d), target values (n,))}``: ``n_boundary`` points
+        per boundary/initial constraint, ``n_residual`` per residual (a constraint of fixed
+        :attr:`Constraint.size` keeps its size); :meth:`draw` with those sizes."""
+        return self.draw(self._sizes(n_residual, n_boundary), seed)
+
+    def draw(self, sizes: dict, seed=0) -> dict:
+        """``{name: (operator, points (n, d), target values (n,))}`` with ``sizes[name]``
+        points per constraint (a constraint of fixed ``size`` keeps it), drawn from the
+        samplers in :attr:`terms` order by ``numpy.random.default_rng(seed)``; ``seed``:
+        anything ``default_rng`` takes, e.g. ``(point_seed, step)`` for a training
+        step's fresh batch."""
         rng = np.random.default_rng(seed)
         out = {}
         for c in self.terms:
-            x = np.asarray(c.sampler(rng, sizes[c.name]), dtype=np.float64)
+            x = np.asarray(c.sampler(rng, c.size or sizes[c.name]), dtype=np.float64)
             out[c.name] = (c.operator, x, np.asarray(c.target(x), dtype=np.float64))
         return out
 

@@ -81,7 +81,7 @@ def test_lm_step_is_the_damped_least_squares_solution(name):
     data = problem.data(6, 2, seed=0)
     weights = {k: w for k, w in zip(data, (3.0, 0.5, 2.0))}
     damping = 1e-2
-    step = gauss_newton_step(net, params, data, damping, weights)
+    step = gauss_newton_step(net, params, data, damping=damping, weights=weights)
     flat, unravel = ravel_pytree(params)
 
     def residuals(th):  # r_ij = sqrt(λ_i / n_i) (B_i[u](x_ij) - g_ij)
@@ -103,7 +103,8 @@ def test_lm_training_beats_adam_on_the_nonlinear_problem():
     # (lr 1e-2) 400 steps 0.82. Require LM 10x better; LM's loss never increases.
     problem = problems.get("nonlinear_poisson_1d", a=1.0)  # c = -1: unique solution
     net = mlp(16, 1, "tanh")
-    common = dict(n_residual=24, n_boundary=2, seed=0, record_every=10)
+    common = dict(points=ntk_pinn.Points(n_residual=24, n_boundary=2), seed=0,
+                  record=ntk_pinn.Record(every=10))
     lm = ntk_pinn.train(net, problem, optimizer="lm", steps=40, **common)
     adam = ntk_pinn.train(net, problem, optimizer="adam", lr=1e-2, steps=400, **common)
     total = sum(lm.losses.values())

@@ -358,13 +358,15 @@ def test_elasticity_posterior_against_the_exact_solution():
 def test_train_a_system_with_adaptive_weights_per_constraint():
     problem = problems.stokes_2d()
     net = mlp(32, 2, "tanh", outputs=3)
-    result = ntk_pinn.train(net, problem, steps=60, adaptive=True, update_every=30,
-                            record_every=30, n_residual=24, n_boundary=12, progress=False)
+    points = ntk_pinn.Points(n_residual=24, n_boundary=12)
+    result = ntk_pinn.train(net, problem, steps=60, adaptive=ntk_pinn.Adaptive(every=30),
+                            record=ntk_pinn.Record(every=30), points=points, progress=False)
     assert set(result.weights) == {"u_bc", "v_bc", "p_pin", "mx", "my", "div"}
     assert len({round(float(w[-1]), 6) for w in result.weights.values()}) == 6
     assert result.errors[-1] < result.errors[0]
-    batched = ntk_pinn.train(net, problem, steps=20, batch_size=8, record_every=20,
-                             n_residual=24, n_boundary=12, progress=False)
+    batched = ntk_pinn.train(net, problem, steps=20, record=ntk_pinn.Record(every=20),
+                             points=ntk_pinn.Points(n_residual=24, n_boundary=12,
+                                                    batch_size=8), progress=False)
     assert np.isfinite(batched.errors).all()
 
 

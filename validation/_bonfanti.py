@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import empirical_kernel, problems, train
+from ntk_pinn import Points, Record, empirical_kernel, problems, train
 
 from ._reproduce import Claim, Reproduction, fmt
 
@@ -105,7 +105,8 @@ def _optimizer_runs(net, problem, seeds, settings: dict) -> dict:
     """``{optimizer: {"error": [...], "seconds": [...]}}`` over ``seeds``."""
     out = {}
     for name, kwargs in settings.items():
-        runs = [train(net, problem, seed=s, n_residual=64, n_boundary=2, grid=512, **kwargs)
+        runs = [train(net, problem, seed=s, points=Points(n_residual=64, n_boundary=2),
+                      record=Record(every=kwargs["steps"], grid=512), **kwargs)
                 for s in seeds]
         out[name] = {"error": [r.error for r in runs], "seconds": [r.seconds for r in runs]}
     return out
@@ -120,18 +121,19 @@ def _convection(betas, lm_steps: int, adam_steps: int, n_residual: int) -> dict:
     """Per ``β`` in ``betas`` (ascending), seed 0: LM from scratch, Adam from scratch, and
     LM by curriculum (one chain over ``betas``, each stage warm-started from the previous
     one's parameters: its error at ``β`` is the chain's stage at ``β``)."""
-    common = dict(n_residual=n_residual, n_boundary=n_residual // 4, grid=10000, seed=0)
+    common = dict(points=Points(n_residual=n_residual, n_boundary=n_residual // 4), seed=0)
+    record = lambda steps: Record(every=steps, grid=10000)  # noqa: E731
     out, params, chain_seconds = {}, None, 0.0
     for i, beta in enumerate(betas):
         target = problems.convection_1d(beta)
         net = _convection_net(target)
-        stage = train(net, target, optimizer="lm", steps=lm_steps, record_every=lm_steps,
+        stage = train(net, target, optimizer="lm", steps=lm_steps, record=record(lm_steps),
                       params=params, **common)
         # The first stage starts from the initialization: it is LM from scratch too.
         lm = stage if i == 0 else train(net, target, optimizer="lm", steps=lm_steps,
-                                        record_every=lm_steps, **common)
+                                        record=record(lm_steps), **common)
         adam = train(net, target, optimizer="adam", lr=1e-3, steps=adam_steps,
-                     record_every=adam_steps, **common)
+                     record=record(adam_steps), **common)
         params, chain_seconds = stage.params, chain_seconds + stage.seconds
         out[beta] = {"lm": lm.error, "lm_seconds": lm.seconds, "curriculum": stage.error,
                      "curriculum_seconds": chain_seconds, "adam": adam.error,
@@ -143,11 +145,9 @@ def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
     seeds = tuple(range({"paper": 10, "quick": 3, "tiny": 1}[scale]))
     adam_steps, lm_steps, lbfgs_steps = {"paper": (10000, 300, 2000),
                                          "quick": (4000, 150, 1000), "tiny": (100, 5, 10)}[scale]
-    settings_opt = {"adam": dict(optimizer="adam", lr=1e-3, steps=adam_steps,
-                                 record_every=adam_steps),
-                    "lbfgs": dict(optimizer="lbfgs", steps=lbfgs_steps,
-                                  record_every=lbfgs_steps),
-                    "lm": dict(optimizer="lm", steps=lm_steps, record_every=lm_steps)}
+    settings_opt = {"adam": dict(optimizer="adam", lr=1e-3, steps=adam_steps),
+                    "lbfgs": dict(optimizer="lbfgs", steps=lbfgs_steps),
+                    "lm": dict(optimizer="lm", steps=lm_steps)}
     net = ntk_pinn.mlp(32, 2, "tanh")
     nonlinear = problems.nonlinear_poisson_1d(2.0, -1.0)
     results = {}
@@ -189,8 +189,7 @@ def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
         bool(c["curriculum"] < c["lm"]), ""))
     settings = {"poisson": f"{nonlinear.linear().name} and {nonlinear.name}, 64 + 2 points, "
                            "depth 2 width 32 tanh",
-                "optimizers": {k: {kk: vv for kk, vv in v.items() if kk != "record_every"}
-                               for k, v in settings_opt.items()},
+                "optimizers": settings_opt,
                 "seeds": list(seeds),
                 "convection": f"β in {list(betas)}, {n_conv} residual + 2 x {n_conv // 4} "
                               f"points, depth 3 width 50 tanh, LM {conv_lm} steps per β, "

@@ -287,11 +287,12 @@ class TrainReport:
 
 
 def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),
-                 **train_kwargs) -> TrainReport:
+                 checkpoint=None, **train_kwargs) -> TrainReport:
     """:func:`ntk_pinn.train` of ``net`` on ``problem`` once per entry of ``adaptive``
-    (e.g. ``(False, True)`` compares fixed and NTK-adaptive weights); ``train_kwargs`` go
-    to ``train``."""
-    checkpoint = train_kwargs.pop("checkpoint", None)
+    (each ``False``, ``True`` or an :class:`ntk_pinn.Adaptive`; e.g. ``(False, True)``
+    compares fixed and NTK-adaptive weights); ``checkpoint``: a file path, one file per
+    run when there are several (``NAME_fixed.npz``, ``NAME_adaptive.npz``);
+    ``train_kwargs`` go to ``train``."""
     runs = {}
     for a in adaptive:
         label = "adaptive" if a else "fixed"
@@ -301,7 +302,9 @@ def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),
             Path(checkpoint).with_name(f"{Path(checkpoint).stem}_{label}"
                                        f"{Path(checkpoint).suffix}"))
         runs[label] = train(net, problem, adaptive=a, checkpoint=path, **train_kwargs)
+    lr = train_kwargs.get("lr")
     settings = {"width": net.width, "depth": net.depth, "activation": net.activation_name,
-                **{k: train_kwargs[k] for k in ("optimizer", "lr", "damping", "steps", "seed")
-                   if k in train_kwargs}}
+                **{k: train_kwargs[k] for k in ("optimizer", "damping", "steps", "seed")
+                   if k in train_kwargs},
+                **({} if lr is None else {"lr": "optax schedule" if callable(lr) else lr})}
     return TrainReport(problem, runs, settings)

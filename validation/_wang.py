@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import empirical_kernel, problems, train
+from ntk_pinn import (Adaptive, Checkpoint, Points, Record, empirical_kernel, problems,
+                      train)
 
 from ._reproduce import Claim, Reproduction, fmt
 
@@ -39,8 +40,8 @@ def _poisson_net(width: int, data: dict):
         data["r"][1])
 
 
-def _ckpt(work, name):
-    return None if work is None else work / f"{name}.pkl"
+def _ckpt(work, name, every: int):
+    return None if work is None else Checkpoint(work / f"{name}.npz", every=every)
 
 
 def _cast(tree, dtype):
@@ -99,11 +100,11 @@ def wang_poisson(scale: str, work, progress: bool) -> Reproduction:
         # K(0) of the float32 initial parameters the run starts from.
         p0 = _cast(net.init(jax.random.PRNGKey(0), 1), np.float32)
         K0 = empirical_kernel(net, _cast(p0, np.float64), blocks).matrix
-        result = train(net, prob, optimizer="gd", lr=1e-5, steps=steps, record_every=record,
-                       n_residual=100, n_boundary=100, dtype="float32", grid=1000,
-                       monitor=_kernel_monitor(net, blocks, K0),
-                       checkpoint=_ckpt(work, f"width{w}"), checkpoint_every=20 * record,
-                       progress=progress)
+        result = train(net, prob, optimizer="gd", lr=1e-5, steps=steps, dtype="float32",
+                       points=Points(n_residual=100, n_boundary=100),
+                       record=Record(every=record, grid=1000,
+                                     monitor=_kernel_monitor(net, blocks, K0)),
+                       checkpoint=_ckpt(work, f"width{w}", 20 * record), progress=progress)
         runs[w] = {"steps": result.steps, "error": result.errors,
                    "loss_u": result.losses["u"], "loss_r": result.losses["r"],
                    "change": np.array([m["change"] for m in result.monitored]),
@@ -300,14 +301,15 @@ def wave_run(width: int, steps: int, adaptive: bool, *, record_every: int = 1000
     sample = prob.residual.sampler(rng, 100000)
     net = ntk_pinn.mlp(width, 3, "tanh", parameterization="standard",
                        initialization="glorot_normal").standardized(sample)
-    return train(net, prob, steps=steps, optimizer="adam", lr=1e-3, lr_decay=0.9,
-                 decay_every=1000, adaptive=adaptive, update_every=100,
-                 groups=WAVE_GROUPS, weights={"bc": 2.0}, batch_size=WAVE_BATCH,
-                 kernel_size=WAVE_KERNEL if adaptive else None,
-                 kernel_resample=adaptive, n_residual=1000,
-                 n_boundary=300, record_every=record_every, grid=10000, dtype="float32",
-                 seed=seed, checkpoint=checkpoint, checkpoint_every=record_every,
-                 progress=progress)
+    import optax
+
+    return train(net, prob, steps=steps, optimizer="adam",
+                 lr=optax.exponential_decay(1e-3, 1000, 0.9), weights={"bc": 2.0},
+                 adaptive=adaptive and Adaptive(every=100, groups=WAVE_GROUPS,
+                                                kernel_size=WAVE_KERNEL, resample=True),
+                 points=Points(n_residual=1000, n_boundary=300, batch_size=WAVE_BATCH),
+                 record=Record(every=record_every, grid=10000), dtype="float32",
+                 seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def wang_wave(scale: str, work, progress: bool) -> Reproduction:
@@ -316,7 +318,7 @@ def wang_wave(scale: str, work, progress: bool) -> Reproduction:
     runs = {}
     for label, adaptive in (("fixed", False), ("adaptive", True)):
         r = wave_run(width, steps, adaptive, record_every=record,
-                     checkpoint=_ckpt(work, label), progress=progress)
+                     checkpoint=_ckpt(work, label, record), progress=progress)
         runs[label] = {"steps": r.steps, "error": r.errors, "losses": r.losses,
                        "weights": r.weights, "train_seconds": r.seconds}
     fixed, adaptive = runs["fixed"]["error"][-1], runs["adaptive"]["error"][-1]

@@ -145,14 +145,22 @@ def _cmd_spectrum(args) -> int:
 def _cmd_train(args) -> int:
     from validation import train_report
 
+    import optax
+    from ntk_pinn import Adaptive, Points, Record
+
     problem = _problem(args)
+    adaptive = Adaptive(every=args.update_every)
+    lr = args.lr if args.lr_decay is None else optax.exponential_decay(
+        args.lr, args.decay_every, args.lr_decay)
     result = train_report(_net(args, problem=problem), problem,
-                          adaptive=(False, True) if args.compare else (args.adaptive,),
-                          steps=args.steps, optimizer=args.optimizer, lr=args.lr,
-                          update_every=args.update_every, record_every=args.record_every,
-                          damping=args.damping, seed=args.seed, lr_decay=args.lr_decay,
-                          decay_every=args.decay_every, batch_size=args.batch_size,
-                          dtype=args.dtype, checkpoint=args.checkpoint, **_points(args))
+                          adaptive=(False, adaptive) if args.compare else
+                          (args.adaptive and adaptive,),
+                          steps=args.steps, optimizer=args.optimizer, lr=lr,
+                          record=Record(every=args.record_every), damping=args.damping,
+                          seed=args.seed, dtype=args.dtype, checkpoint=args.checkpoint,
+                          points=Points(n_residual=args.n_residual,
+                                        n_boundary=args.n_boundary, seed=args.point_seed,
+                                        batch_size=args.batch_size))
     paths = result.save(args.out)
     print(result.summary())
     _wrote(paths)
