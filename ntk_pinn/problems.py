@@ -369,8 +369,8 @@ def stokes_2d() -> Problem:
                        size=1)),
         exact=exact, domain=dom,
         # 3 x 96 + 2 x 48 + 1 points, depth-2 erf NNGP posterior on a 41 x 41 grid: rel. L2
-        # 4.3e-6 (u), 2.6e-6 (v), 2.9e-4 (p), all within 3 sigma (rkhs band); half the
-        # points: 7.6e-5, 8.2e-5, 1.5e-2.
+        # 7.7e-6 (u), 4.3e-6 (v), 8.3e-4 (p), all within 3 sigma (rkhs band); half the
+        # points: 6.1e-5, 1.0e-4, 2.1e-2.
         defaults=dict(_DEFAULTS, n_residual=96, n_boundary=48))
 
 
@@ -417,7 +417,7 @@ def elasticity_2d(lam: float = 1.0, mu: float = 0.5) -> Problem:
             Constraint("v_bc", op("v"), _field(exact, 1), _square_boundary)),
         exact=exact, domain=dom,
         # 2 x 96 + 2 x 48 points (lam 1, mu 0.5), depth-2 erf NNGP posterior on a 41 x 41
-        # grid: rel. L2 2.7e-6 (u), 1.4e-6 (v), all within 3 sigma (rkhs band).
+        # grid: rel. L2 2.4e-6 (u), 2.4e-6 (v), all within 3 sigma (rkhs band).
         defaults=dict(_DEFAULTS, n_residual=96, n_boundary=48))
 
 
