@@ -151,7 +151,7 @@ def test_nonlinear_study_runs_resumes_and_checks(tmp_path, monkeypatch):
     assert claims[("spread", "nonlinear", ("u", "u"))][0] == "vanishes like width^(-1/2)"
     # two seeds: no interval for the spread's slope, and no verdict from it
     assert claims[("spread", "linear", ("r", "r"))][1] == "n/a (needs >= 3 seeds)"
-    assert "INCONCLUSIVE" in study.verdict() and "n/a" in study.report_md()
+    assert "INCONCLUSIVE" in study.verdict() and "n/a" in study.markdown()
     assert ("hessian", "linear", "loss_gauss_newton") not in claims
     assert "linear" in study.verdict()
     # rerun: every (width, seed) is on disk, nothing is recomputed

@@ -352,3 +352,16 @@ def test_posterior_errors_do_not_depend_on_blas_threads_or_summation_order():
     for threads, order in ((2, -1), (1, 7)):
         other = errors(threads, order)
         assert np.all(np.abs(other / base - 1) < 0.1), (threads, order, base, other)
+
+
+def test_problem_data_is_taken_as_it_is_and_options_are_keywords():
+    # gp_posterior refused problem.data()'s dict; now the dict and its values() give the
+    # same posterior. Options are keyword-only (kind was the 4th positional parameter).
+    problem = problems.poisson_1d(2.0)
+    data = problem.data(16, 2)
+    x = problem.grid(21)
+    a = theory.gp_posterior(mlp(1, 2), data, x, progress=False)
+    b = theory.gp_posterior(mlp(1, 2), list(data.values()), x)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    with pytest.raises(TypeError):
+        theory.gp_posterior(mlp(1, 2), data, x, "ntk")

@@ -250,7 +250,7 @@ def test_cross_field_blocks_vanish_like_inverse_sqrt_width(rng):
     status = study.status()
     for pair in vanishing:
         assert status[pair] == "holds", (pair, study.slopes[pair])
-    assert "vanish in the limit" in study.report_md()
+    assert "vanish in the limit" in study.markdown()
 
 
 # ------------------------------------------------------------------------- problems

@@ -49,7 +49,7 @@ def test_training_study_drift_shrinks_and_prediction_is_the_linear_ode(tmp_path)
     # Measured at width 1024: gap 0.61 against K*, 0.31 against the network's own K(0)
     # (what remains is the kernel's drift); require the K(0) one to be smaller.
     assert study.loss_gap_k0()[1] < study.loss_gap()[1]
-    assert "own K(0) prediction" in study.report_md() and "slow band" in study.report_md()
+    assert "own K(0) prediction" in study.markdown() and "slow band" in study.markdown()
     again = validation.training_study(net, problem, (64, 1024), (0, 1), run_dir=tmp_path,
                                       **kwargs)  # all runs on disk: reloaded, identical
     np.testing.assert_array_equal(again.loss, study.loss)
@@ -70,7 +70,7 @@ def test_trend_scales_with_the_widths_run():
     # "shrinks": at least half the log-decay of width^(-1/2) over the widths run. Over
     # 1024 -> 4096 (x4) that is a factor 0.71: the own-K(0) gap measured there, 0.38 ->
     # 0.218 (x0.57), shrinks; over 64 -> 1024 (x16) the factor is 0.5, as before.
-    from validation import report
+    from validation import _tables as report
 
     assert report.trend([1024, 4096], [0.38, 0.218]) == "shrinks"
     assert report.trend([1024, 4096], [0.411, 0.427]) == "does not shrink"

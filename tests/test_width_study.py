@@ -107,9 +107,9 @@ def test_width_study_writes_itself_from_python(tmp_path):
     assert payload["errors"]["r/r"] == study.errors[("r", "r")].tolist()
     assert payload["config"]["blocks"]["r"]["n"] == 8
     assert payload["slopes"]["u/r"]["slope"] == study.slopes[("u", "r")][0]
-    md = study.report_md()
+    md = study.markdown()
     assert md.startswith("# Width study: hand-made") and "| block | w=8 | w=32 |" in md
-    written = validation.report.save(study, tmp_path)
+    written = validation.save(study, tmp_path)
     assert {p.name for p in written} == {"results.json", "results.csv", "report.md",
                                          "width_errors.png"}
     csv = (tmp_path / "results.csv").read_text().splitlines()

@@ -138,9 +138,15 @@ class _Factor:
 
 
 def _observations(observations):
+    """``({name: (operator, points)}, values)`` from a sequence of ``(operator, points,
+    values)`` triples or a mapping ``name -> triple`` (``Problem.data``'s)."""
     blocks, values = [], []
     if not observations:
         raise ValueError("observations is empty: give (operator, points, values) triples.")
+    if isinstance(observations, dict):
+        names, observations = list(observations), list(observations.values())
+    else:
+        names = [f"obs{i}" for i in range(len(observations))]
     for i, obs in enumerate(observations):
         if not (isinstance(obs, (tuple, list)) and len(obs) == 3):
             raise ValueError(f"observations[{i}] must be an (operator, points, values) triple.")
@@ -154,7 +160,7 @@ def _observations(observations):
                              "values.")
         if not np.all(np.isfinite(y)):
             raise ValueError(f"observations[{i}] values contain NaN or inf.")
-        blocks.append((f"obs{i}", (op, x)))
+        blocks.append((names[i], (op, x)))
         values.append(y)
     return dict(blocks), np.concatenate(values)
 
@@ -199,9 +205,10 @@ def _check_fit(K: np.ndarray, alpha: np.ndarray, y: np.ndarray, train: dict) -> 
             "explains; fix the data or give an observation-noise variance (noise=...).")
 
 
-def _ntk_map(net, train, t, weights, memory_limit):
+def _ntk_map(net, train, t, weights, memory_limit, progress):
     """``M`` with ``A = Θ_xX M`` (the trained ensemble's map from data), and the jitter."""
-    T = limiting_kernel(net, train, kind="ntk", memory_limit=memory_limit).matrix
+    T = limiting_kernel(net, train, kind="ntk", memory_limit=memory_limit,
+                        progress=progress).matrix
     if t is None:
         factor = _Factor.of(T, "NTK train kernel")
         return (lambda T_sX: factor.solve(T_sX.T).T), factor.jitter
@@ -216,15 +223,17 @@ def _ntk_map(net, train, t, weights, memory_limit):
     return (lambda T_sX: T_sX @ M), 0.0
 
 
-def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: float | None = None,
-                 test_operator: Operator | None = None, noise: float = 0.0,
-                 weights=None, calibrate: bool | str = False, *, full_cov: bool = False,
-                 batch_size: int | None = None, memory_limit: int | None = None) -> Posterior:
+def gp_posterior(net: Network, observations, x_test, *, kind: str = "nngp",
+                 t: float | None = None, test_operator: Operator | None = None,
+                 noise: float = 0.0, weights=None, calibrate: bool | str = False,
+                 full_cov: bool = False, batch_size: int | None = None,
+                 memory_limit: int | None = None, progress: bool | None = None) -> Posterior:
     """Posterior of ``test_operator[u]`` (default ``u``) at ``x_test`` given ``observations``.
 
     Args:
       net: the network spec whose NNGP / NTK are the prior and the dynamics.
-      observations: ``(operator, points (n_i, d), values (n_i,))`` triples. The same
+      observations: ``(operator, points (n_i, d), values (n_i,))`` triples, or a mapping
+        ``name -> triple`` (what ``Problem.data`` returns, taken as it is). The same
         operator at the same point with different values is refused (a ValueError naming
         the rows), and at ``noise = 0`` so are data the kernel cannot fit.
       x_test: ``(n, d)``; for a one-variable operator ``(n,)`` is read as ``n`` points.
@@ -248,6 +257,8 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
       batch_size: test points per row block (default: about 2**22 entries per block).
       memory_limit: bytes the computation may plan to use (default ``NTK_PINN_MEMORY_LIMIT``
         or 80% of the memory available); larger problems are refused before any work.
+      progress: progress bars of the kernels (default: for large kernels only, as
+        :func:`theory.limiting_kernel`).
     """
     if test_operator is None:
         first = next(iter(_observations(observations)[0].values()))[0]
@@ -261,14 +272,14 @@ def gp_posterior(net: Network, observations, x_test, kind: str = "nngp", t: floa
     return gp_posteriors(net, observations, x_test, {"test": test_operator}, kind=kind, t=t,
                          noise=noise, weights=weights, calibrate=calibrate,
                          full_cov=full_cov, batch_size=batch_size,
-                         memory_limit=memory_limit)["test"]
+                         memory_limit=memory_limit, progress=progress)["test"]
 
 
 def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: str = "nngp",
                   t: float | None = None, noise: float = 0.0, weights=None,
                   calibrate: bool | str = False, full_cov: bool = False,
-                  batch_size: int | None = None,
-                  memory_limit: int | None = None) -> dict:
+                  batch_size: int | None = None, memory_limit: int | None = None,
+                  progress: bool | None = None) -> dict:
     """``{name: Posterior}`` of each ``test_operators[name][u]`` at ``x_test``: what
     :func:`gp_posterior` gives for each, from one train kernel and one factorization (e.g.
     every field of a system, and its vorticity). ``test_operators``: a mapping
@@ -319,7 +330,8 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
                  "Use fewer test points or observations, a smaller batch_size"
                  + (", or full_cov=False (std only)." if full_cov else "."), memory_limit)
     limit = _memory_limit(memory_limit)
-    K = limiting_kernel(net, train, kind="nngp", memory_limit=limit).matrix
+    K = limiting_kernel(net, train, kind="nngp", memory_limit=limit,
+                        progress=progress).matrix
     factor = _Factor.of(K, "NNGP train kernel", noise)
     jitter = factor.jitter
     alpha = factor.solve(y)                                      # (K + noise)^-1 y
@@ -329,14 +341,14 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
     scale = {"none": 1.0, "mle": norm2 / n, "rkhs": norm2}[mode]
     A_of = None
     if kind == "ntk":
-        A_of, jitter = _ntk_map(net, train, t, weights, limit)
+        A_of, jitter = _ntk_map(net, train, t, weights, limit, progress)
     return {name: _predict(net, op, x_test, train, y, K, factor, alpha, A_of, b, kind, t,
-                           scale, jitter, full_cov, limit)
+                           scale, jitter, full_cov, limit, progress)
             for name, op in test_operators.items()}
 
 
 def _predict(net, test_operator, x_test, train, y, K, factor, alpha, A_of, b, kind, t, scale,
-             jitter, full_cov, limit) -> Posterior:
+             jitter, full_cov, limit, progress) -> Posterior:
     """The posterior of one test functional from the factorized train kernel."""
     n, m = len(y), len(x_test)
     test_of = lambda rows: {"test": (test_operator, x_test[rows])}  # noqa: E731
@@ -345,14 +357,14 @@ def _predict(net, test_operator, x_test, train, y, K, factor, alpha, A_of, b, ki
     for start in range(0, m, b):
         rows = slice(start, min(start + b, m))
         K_sX = limiting_kernel(net, test_of(rows), train, kind="nngp",
-                               memory_limit=limit).matrix
+                               memory_limit=limit, progress=progress).matrix
         if kind == "nngp":
             A = factor.solve(K_sX.T).T                           # K_sX K^-1
             mean[rows] = K_sX @ alpha
             terms = [-np.sum(A * K_sX, axis=1)]
         else:
             A = A_of(limiting_kernel(net, test_of(rows), train, kind="ntk",
-                                     memory_limit=limit).matrix)
+                                     memory_limit=limit, progress=progress).matrix)
             mean[rows] = A @ y
             AK = np.sum(A * K_sX, axis=1)
             terms = [-AK, -AK, np.sum((A @ K) * A, axis=1)]
@@ -365,17 +377,18 @@ def _predict(net, test_operator, x_test, train, y, K, factor, alpha, A_of, b, ki
     if full_cov:
         cov = scale * _full_cov(net, test_operator, x_test, K,
                                 np.concatenate([k for _, k in A_rows]),
-                                np.concatenate([a for a, _ in A_rows]), kind, limit)
+                                np.concatenate([a for a, _ in A_rows]), kind, limit, progress)
     res = max(np.sqrt(n) * np.finfo(np.float64).eps * scale * float(np.max(size)),
               float(-min(np.min(var), 0.0)))
     return Posterior(mean, np.sqrt(np.clip(var, 0.0, None)), jitter, kind, t, scale,
                      float(np.sqrt(res)), cov)
 
 
-def _full_cov(net, op, x, K, K_sX, A, kind, limit) -> np.ndarray:
+def _full_cov(net, op, x, K, K_sX, A, kind, limit, progress) -> np.ndarray:
     """The unit-amplitude test covariance: ``K_ss - A K_Xs`` (NNGP, ``A = K_sX K^-1``) or
     ``K_ss - A K_Xs - K_sX A^T + A K A^T`` (NTK ensemble), symmetrized."""
-    K_ss = limiting_kernel(net, {"test": (op, x)}, kind="nngp", memory_limit=limit).matrix
+    K_ss = limiting_kernel(net, {"test": (op, x)}, kind="nngp", memory_limit=limit,
+                           progress=progress).matrix
     AK = A @ K_sX.T
     cov = K_ss - AK if kind == "nngp" else K_ss - AK - AK.T + A @ K @ A.T
     return (cov + cov.T) / 2

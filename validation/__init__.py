@@ -10,12 +10,14 @@ _EXPORTS = {
     "._nonlinear": ("NonlinearStudy", "nonlinear_study", "plateau_status"),
     "._reports": ("KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
                   "kernel_report", "posterior_report", "spectrum_report", "train_report"),
-    "._reproduce": ("Claim", "EXPERIMENTS", "Reproduction", "SCALES", "machine", "reproduce"),
+    "._reproduce": ("EXPERIMENTS", "Experiment", "SCALES", "reproduce"),
+    "._results": ("Claim", "Outcome", "Reproduction", "machine"),
+    "._write": ("save",),
     "._study": ("bound_status", "fit_slope", "run_grid", "slope_status", "slope_verdict"),
     "._training": ("TrainingStudy", "gradient_descent_run", "training_study"),
     "._width": ("WidthStudy", "width_study"),
 }
-_MODULES = ("plots", "report")
+_MODULES = ("plots",)
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(list(_WHERE) + list(_MODULES))

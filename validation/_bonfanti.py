@@ -14,7 +14,7 @@ import numpy as np
 import ntk_pinn
 from ntk_pinn import Points, Record, empirical_kernel, problems, train
 
-from ._reproduce import Claim, Reproduction, fmt
+from ._results import Claim, Outcome, fmt
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -22,7 +22,7 @@ SOURCE = ("Bonfanti, Bruno & Cipriani, *The challenges of the nonlinear regime f
           "physics-informed neural networks* (2024).")
 
 
-def bonfanti_kernel(scale: str, work, progress: bool) -> Reproduction:
+def bonfanti_kernel(scale: str, work, progress: bool) -> Outcome:
     import jax
 
     from ._nonlinear import nonlinear_study
@@ -96,9 +96,8 @@ def bonfanti_kernel(scale: str, work, progress: bool) -> Reproduction:
             a.legend()
         return fig
 
-    return Reproduction("bonfanti-kernel", scale, SOURCE, settings, claims,
-                        {"spectral_norms": norms, "relative_sd": rel_sd,
-                         "study": study.to_json()}, {"kernel_spread": fig_norms}, 0.0, {})
+    raw = {"spectral_norms": norms, "relative_sd": rel_sd, "study": study.to_json()}
+    return Outcome(settings, claims, raw, {"kernel_spread": fig_norms})
 
 
 def _optimizer_runs(net, problem, seeds, settings: dict) -> dict:
@@ -141,7 +140,7 @@ def _convection(betas, lm_steps: int, adam_steps: int, n_residual: int) -> dict:
     return out
 
 
-def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
+def bonfanti_optimizers(scale: str, work, progress: bool) -> Outcome:
     seeds = tuple(range({"paper": 10, "quick": 3, "tiny": 1}[scale]))
     adam_steps, lm_steps, lbfgs_steps = {"paper": (10000, 300, 2000),
                                          "quick": (4000, 150, 1000), "tiny": (100, 5, 10)}[scale]
@@ -213,6 +212,5 @@ def bonfanti_optimizers(scale: str, work, progress: bool) -> Reproduction:
             a.legend(fontsize=7)
         return f
 
-    return Reproduction("bonfanti-optimizers", scale, SOURCE, settings, tuple(claims),
-                        {"poisson": results, "convection": convection},
-                        {"optimizers": fig}, 0.0, {})
+    return Outcome(settings, tuple(claims), {"poisson": results, "convection": convection},
+                   {"optimizers": fig})

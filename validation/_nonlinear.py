@@ -39,7 +39,7 @@ import numpy as np
 
 from ntk_pinn import Network, empirical_kernel, loss_hessian_norms, residual_hessian_norms
 
-from . import report
+from . import _tables as tables
 from ._study import (block_pairs, check_grid, check_steps, fit_slope, network_config,
                      overall, run_grid, slope_status)
 from ._training import gradient_descent_run
@@ -127,7 +127,7 @@ class NonlinearStudy:
         parts = []
         for (quantity, label, key), (claim, st) in status.items():
             s, lo, hi = self.slopes[(quantity, label, key)]
-            name = report.key_name(key)
+            name = tables.key_name(key)
             parts.append(f"{label} {quantity} {name}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {st}")
         return ("linear K(0) spread vanishes like width^(-1/2) and linear drift and "
                 "Hessians vanish; nonlinear ones do not vanish like width^(-1/2): "
@@ -138,7 +138,7 @@ class NonlinearStudy:
         return f"{self.problems['nonlinear']} vs {self.problems['linear']}"
 
     def to_json(self) -> dict:
-        return {"config": self.config, "versions": report.versions(),
+        return {"config": self.config, "versions": tables.versions(),
                 "widths": list(self.widths), "seeds": list(self.seeds),
                 "problems": self.problems, "steps": self.steps.tolist(),
                 "spread": {f"{lab}:{'/'.join(p)}": v.tolist()
@@ -147,8 +147,8 @@ class NonlinearStudy:
                           for (lab, p), v in self.drift.items()},
                 "hessian": {f"{lab}:{m}": v.tolist() for (lab, m), v in self.hessian.items()},
                 "lr": {lab: v.tolist() for lab, v in self.lr.items()},
-                "slopes": report.slopes_json(
-                    self.slopes, lambda k: f"{k[0]}:{k[1]}:{report.key_name(k[2])}"),
+                "slopes": tables.slopes_json(
+                    self.slopes, lambda k: f"{k[0]}:{k[1]}:{tables.key_name(k[2])}"),
                 "holds": self.holds(),
                 "verdict": self.verdict()}
 
@@ -177,12 +177,12 @@ class NonlinearStudy:
         rows = []
         for (label, key), v in values.items():
             claim, st = status.get((quantity, label, key), ("(reported)", ""))
-            rows.append(((label, report.key_name(key)), v,
+            rows.append(((label, tables.key_name(key)), v,
                          self.slopes[(quantity, label, key)], (claim, st)))
-        return report.slope_table(self.widths, rows, columns=("problem", "quantity"),
+        return tables.slope_table(self.widths, rows, columns=("problem", "quantity"),
                                   extra=("claim", "status"))
 
-    def report_md(self) -> str:
+    def markdown(self) -> str:
         c = self.config
         lines = [f"# Nonlinear-regime study: {self.title}", "", f"**Verdict:** {self.verdict()}",
                  ""]
@@ -201,12 +201,10 @@ class NonlinearStudy:
         lines += ["", "![nonlinear regime](nonlinear.png)"]
         return "\n".join(lines) + "\n"
 
-    def plot(self, out) -> list:
-        from .plots import plot_nonlinear_study
+    def figures(self) -> dict:
+        from .plots import nonlinear_study_figure
 
-        path = Path(out) / "nonlinear.png"
-        plot_nonlinear_study(self, path, title=self.title)
-        return [path]
+        return {"nonlinear": lambda: nonlinear_study_figure(self, title=self.title)}
 
 
 def _pair_spread(K: np.ndarray, row: slice, col: slice) -> np.ndarray:

@@ -3,13 +3,12 @@ that writes itself: ``K*`` of an operator on a box (:func:`kernel_report`), a GP
 posterior of a problem (:func:`posterior_report`), the spectrum of a problem's ``K*``
 (:func:`spectrum_report`) and PINN training runs (:func:`train_report`).
 
-Every result has ``to_json()`` (what its JSON file holds), ``save(out)`` (writes its
-files into the directory ``out``, returns their paths) and ``summary()`` (one line)."""
+Every result has ``to_json()`` (what its JSON file holds), ``arrays()`` and ``figures()``
+(``validation.save`` writes them: ``validation._write``) and ``summary()`` (one line)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -18,18 +17,11 @@ import numpy as np
 import theory
 from ntk_pinn import BlockKernel, Network, Operator, problems, train
 
-from . import report
+from . import _tables as tables
 from ._study import network_config
 
 __all__ = ["KernelReport", "PosteriorReport", "SpectrumReport", "TrainReport",
            "kernel_report", "posterior_report", "spectrum_report", "train_report"]
-
-
-def _write_json(out: Path, name: str, payload: dict) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / name
-    path.write_text(json.dumps(payload, indent=2))
-    return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,21 +49,25 @@ class KernelReport:
                 "trace_ratio_rr_over_uu": self.spectrum.trace_ratio("r", "u"),
                 "eig_rr_max": float(eig_rr.max()), "eig_rr_min": float(eig_rr.min())}
 
-    def save(self, out) -> list:
-        from .plots import plot_kernel_heatmap, plot_spectra
+    json_name = "summary.json"
 
-        out = Path(out)
-        paths = [_write_json(out, "summary.json", self.to_json()), out / "kernel.npz",
-                 out / "kernel_heatmap.png", out / "spectrum.png"]
+    def arrays(self) -> dict:
         eig = self.spectrum.eigenvalues   # descending; the file keeps eigvalsh's ascending
-        np.savez(paths[1], matrix=self.kernel.matrix, K_uu=self.kernel.block("u"),
-                 K_ur=self.kernel.block("u", "r"), K_rr=self.kernel.block("r"),
-                 x_boundary=self.points["u"], x_residual=self.points["r"],
-                 eig_K=eig["K"][::-1], eig_uu=eig["u"][::-1], eig_rr=eig["r"][::-1])
-        plot_kernel_heatmap(self.kernel, paths[2], title=f"K* for {self.operator}")
-        plot_spectra({"K*_uu": eig["u"], "K*_rr": eig["r"]}, paths[3],
-                     title=f"Eigenvalues of K* blocks, {self.operator}")
-        return paths
+        return {"kernel": dict(
+            matrix=self.kernel.matrix, K_uu=self.kernel.block("u"),
+            K_ur=self.kernel.block("u", "r"), K_rr=self.kernel.block("r"),
+            x_boundary=self.points["u"], x_residual=self.points["r"], eig_K=eig["K"][::-1],
+            eig_uu=eig["u"][::-1], eig_rr=eig["r"][::-1])}
+
+    def figures(self) -> dict:
+        from .plots import kernel_heatmap_figure, spectra_figure
+
+        eig = self.spectrum.eigenvalues
+        return {"kernel_heatmap": lambda: kernel_heatmap_figure(
+                    self.kernel, title=f"K* for {self.operator}"),
+                "spectrum": lambda: spectra_figure(
+                    {"K*_uu": eig["u"], "K*_rr": eig["r"]},
+                    title=f"Eigenvalues of K* blocks, {self.operator}")}
 
     def summary(self) -> str:
         return (f"K* ({self.kernel.kind}) for {self.operator} on {self.points['r'].shape[0]} "
@@ -141,7 +137,7 @@ class PosteriorReport:
                "fraction_within_3_sigma": self.coverage(3),
                "fraction_within_1_sigma": self.coverage(1), "std_resolution": post.resolution,
                "jitter": post.jitter, "amplitude_scale": post.scale,
-               "seconds": round(self.seconds, 3), "versions": report.versions()}
+               "seconds": round(self.seconds, 3), "versions": tables.versions()}
         if len(self.posteriors) > 1:
             errors = self.errors
             out["fields"] = {f: {"relative_l2_error": errors[f],
@@ -150,27 +146,28 @@ class PosteriorReport:
                              for f, p in self.posteriors.items()}
         return out
 
-    def save(self, out) -> list:
-        from .plots import plot_posterior, plot_system_posterior
+    json_name = "posterior.json"
 
-        out = Path(out)
-        paths = [_write_json(out, "posterior.json", self.to_json()), out / "posterior.npz",
-                 out / "posterior.png"]
+    def arrays(self) -> dict:
         fields = list(self.posteriors)
         # (n,) arrays for one field (as before systems existed), (n, F) for a system
         pick = (lambda a: a[:, 0]) if len(fields) == 1 else (lambda a: a)  # noqa: E731
-        np.savez(paths[1], x=self.x_test, fields=np.array(fields),
-                 mean=pick(np.stack([p.mean for p in self.posteriors.values()], axis=1)),
-                 std=pick(np.stack([p.std for p in self.posteriors.values()], axis=1)),
-                 exact=pick(self.exact))
+        return {"posterior": dict(
+            x=self.x_test, fields=np.array(fields),
+            mean=pick(np.stack([p.mean for p in self.posteriors.values()], axis=1)),
+            std=pick(np.stack([p.std for p in self.posteriors.values()], axis=1)),
+            exact=pick(self.exact))}
+
+    def figures(self) -> dict:
+        from .plots import posterior_figure, system_posterior_figure
+
         title = f"{self.problem.name}, {self.posterior.kind}"
-        if len(fields) == 1:
-            plot_posterior(self.problem, self.x_test, self.posterior, paths[2],
-                           title=f"{title}: rel. L2 {self.error:.2g}")
-        else:
-            plot_system_posterior(self.problem, self.x_test, self.posteriors, paths[2],
-                                  title=title)
-        return paths
+        if len(self.posteriors) == 1:
+            return {"posterior": lambda: posterior_figure(
+                self.problem, self.x_test, self.posterior,
+                title=f"{title}: rel. L2 {self.error:.2g}")}
+        return {"posterior": lambda: system_posterior_figure(
+            self.problem, self.x_test, self.posteriors, title=title)}
 
     def summary(self) -> str:
         errors = ", ".join(f"{f} {e:.3g}" for f, e in self.errors.items()) \
@@ -231,15 +228,15 @@ class SpectrumReport:
                 "rate_discrepancy": self.spectrum.rate_discrepancy,
                 "adaptive_weights": self.weights}
 
-    def save(self, out) -> list:
-        from .plots import plot_spectra
+    json_name = "spectrum.json"
 
-        out = Path(out)
-        paths = [_write_json(out, "spectrum.json", self.to_json()), out / "spectrum.png"]
+    def figures(self) -> dict:
+        from .plots import spectra_figure
+
         eig = self.spectrum.eigenvalues
-        plot_spectra({f"K*_{n}": eig[n] for n in self.kernel.names} | {"K*": eig["K"]},
-                     paths[1], title=f"Eigenvalues of K*, {self.problem.name}")
-        return paths
+        return {"spectrum": lambda: spectra_figure(
+            {f"K*_{n}": eig[n] for n in self.kernel.names} | {"K*": eig["K"]},
+            title=f"Eigenvalues of K*, {self.problem.name}")}
 
     def summary(self) -> str:
         return (f"{self.problem.name}: traces {self.spectrum.traces}; rate discrepancy "
@@ -263,27 +260,30 @@ class TrainReport:
     settings: dict
 
     def to_json(self) -> dict:
-        return {"problem": self.problem.name, **self.settings, "versions": report.versions(),
+        return {"problem": self.problem.name, **self.settings, "versions": tables.versions(),
                 "runs": {label: {"relative_l2_error": r.error, "seconds": round(r.seconds, 2),
                                  "steps": r.steps.tolist(), "errors": r.errors.tolist(),
                                  "losses": {k: v.tolist() for k, v in r.losses.items()},
                                  "weights": {k: v.tolist() for k, v in r.weights.items()}}
                          for label, r in self.runs.items()}}
 
-    def save(self, out) -> list:
-        from .plots import plot_training
+    json_name = "training.json"
 
-        out = Path(out)
-        paths = [_write_json(out, "training.json", self.to_json())]
-        for label, result in self.runs.items():
-            paths.append(out / f"training_{label}.png")
-            plot_training(result, paths[-1], title=f"{self.problem.name}, {label}")
-        return paths
+    def figures(self) -> dict:
+        from .plots import training_figure
+
+        return {f"training_{label}": (lambda r=result, label=label: training_figure(
+                    r, title=f"{self.problem.name}, {label}"))
+                for label, result in self.runs.items()}
 
     def summary(self) -> str:
-        return "\n".join(f"{self.problem.name} ({label} weights): relative L2 error "
-                         f"{r.error:.3g} after {r.steps[-1]} steps ({r.seconds:.1f} s)"
-                         for label, r in self.runs.items())
+        lines = [f"{self.problem.name} ({label} weights): relative L2 error {r.error:.3g} "
+                 f"after {r.steps[-1]} steps ({r.seconds:.1f} s)"
+                 for label, r in self.runs.items()]
+        if min(r.error for r in self.runs.values()) > 1e-2:
+            lines.append("  not solved (error > 1e-2): try more steps, optimizer 'lm' "
+                         "(--optimizer lm), NTK-adaptive weights (--adaptive) or more points")
+        return "\n".join(lines)
 
 
 def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),

@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
+
+from ._write import write_text
 
 __all__ = ["bound_status", "fit_slope", "run_grid", "slope_status", "slope_verdict"]
 
@@ -74,12 +75,6 @@ def blocks_config(blocks) -> dict:
             for b in blocks}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)  # atomic: an interrupt leaves either nothing or the whole file
-
-
 def _claim_run_dir(run_dir: Path, config: dict) -> None:
     """Record ``config`` in ``run_dir/config.json``; refuse a directory holding another
     configuration, since its finished runs would be mixed into this one."""
@@ -88,7 +83,7 @@ def _claim_run_dir(run_dir: Path, config: dict) -> None:
     if path.exists() and json.loads(path.read_text()) != config:
         raise ValueError(f"{run_dir} holds a study with another configuration ({path}); use "
                          "a new run directory (--out).")
-    write_atomic(path, json.dumps(config, indent=2))
+    write_text(path, json.dumps(config, indent=2))
 
 
 def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool,
@@ -114,7 +109,7 @@ def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool,
             else:
                 results[(w, s)] = {"width": w, "seed": s, **compute(w, s)}
                 if path is not None:
-                    write_atomic(path, json.dumps(results[(w, s)]))
+                    write_text(path, json.dumps(results[(w, s)]))
                 bar.set_postfix(width=w, seed=s)
             bar.update(1)
     return results

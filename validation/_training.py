@@ -17,7 +17,7 @@ import numpy as np
 import theory
 from ntk_pinn import Network, empirical_kernel, residual_vector_fn
 
-from . import report
+from . import _tables as tables
 from ._study import (block_errors, block_pairs, bound_status, check_grid, check_steps,
                      fit_slope, network_config, run_grid, slope_verdict)
 
@@ -143,11 +143,11 @@ class TrainingStudy:
         return self.config.get("source", {}).get("problem", "training study")
 
     def to_json(self) -> dict:
-        return {"config": self.config, "versions": report.versions(),
+        return {"config": self.config, "versions": tables.versions(),
                 "widths": list(self.widths), "seeds": list(self.seeds), "lr": self.lr,
                 "steps": self.steps.tolist(),
                 "drift": {"/".join(p): d.tolist() for p, d in self.drift.items()},
-                "drift_slopes": report.slopes_json(self.drift_slopes),
+                "drift_slopes": tables.slopes_json(self.drift_slopes),
                 "loss": self.loss.tolist(), "predicted_loss": self.predicted_loss.tolist(),
                 "loss_gap": self.loss_gap().tolist(),
                 **({} if self.predicted_loss_k0 is None else {
@@ -163,7 +163,7 @@ class TrainingStudy:
                 for p, d in self.drift.items() for i, w in enumerate(self.widths)
                 for j, s in enumerate(self.seeds) for k, step in enumerate(self.steps)]
 
-    def report_md(self) -> str:
+    def markdown(self) -> str:
         steps = int(self.steps[-1])
         every = int(self.steps[1]) if len(self.steps) > 1 else steps
         net = self.config.get("network", {})
@@ -171,7 +171,7 @@ class TrainingStudy:
                  f"Full-batch gradient descent, lr {self.lr:.4g} (t = lr * step), {steps} "
                  f"steps, recorded every {every}. Network: depth {net.get('depth')}, "
                  f"{net.get('activation')}. Seeds: {list(self.seeds)}.", ""]
-        lines += report.slope_table(self.widths, [(("/".join(p),), d[:, :, -1],
+        lines += tables.slope_table(self.widths, [(("/".join(p),), d[:, :, -1],
                                                    self.drift_slopes[p], ())
                                                   for p, d in self.drift.items()])
         lines += ["", "Entries: final ||K(t) - K(0)||_F / ||K(0)||_F, geometric mean over "
@@ -181,7 +181,7 @@ class TrainingStudy:
 
     def _gap_table(self) -> list:
         """The loss gap split: against K*, against the network's own K(0), and per
-        eigen-band of K*, each with its :func:`report.trend` in width."""
+        eigen-band of K*, each with its :func:`tables.trend` in width."""
         rows = [("loss vs K* prediction", self.loss_gap())]
         if self.predicted_loss_k0 is not None:
             rows.append(("loss vs own K(0) prediction (finite-width linearized)",
@@ -193,15 +193,14 @@ class TrainingStudy:
                  "|---|" + "---|" * (len(self.widths) + 1)]
         for label, g in rows:
             lines.append(f"| {label} | " + " | ".join(f"{v:.3g}" for v in g)
-                         + f" | {report.trend(self.widths, g)} |")
+                         + f" | {tables.trend(self.widths, g)} |")
         return lines
 
-    def plot(self, out) -> list:
-        from .plots import plot_training_study
+    def figures(self) -> dict:
+        from .plots import training_drift_figure, training_loss_figure
 
-        paths = [Path(out) / "drift.png", Path(out) / "loss.png"]
-        plot_training_study(self, *paths, title=self.title)
-        return paths
+        return {"drift": lambda: training_drift_figure(self, title=self.title),
+                "loss": lambda: training_loss_figure(self, title=self.title)}
 
 
 def training_study(net: Network, problem, widths, seeds, *, lr: float | None = None,

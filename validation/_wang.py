@@ -20,7 +20,7 @@ import ntk_pinn
 from ntk_pinn import (Adaptive, Checkpoint, Points, Record, empirical_kernel, problems,
                       train)
 
-from ._reproduce import Claim, Reproduction, fmt
+from ._results import Claim, Outcome, fmt
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -87,7 +87,7 @@ def _relative_residual_error(net, params, prob, n: int = 1000) -> float:
     return float(np.linalg.norm(pred - f) / np.linalg.norm(f))
 
 
-def wang_poisson(scale: str, work, progress: bool) -> Reproduction:
+def wang_poisson(scale: str, work, progress: bool) -> Outcome:
     import jax
 
     steps, record = {"paper": (40000, 100), "quick": (8000, 200), "tiny": (200, 100)}[scale]
@@ -173,9 +173,8 @@ def wang_poisson(scale: str, work, progress: bool) -> Reproduction:
             ax[i].legend()
         return fig
 
-    return Reproduction("wang-poisson", scale, SOURCE, settings, claims,
-                        {"runs": {str(w): r for w, r in runs.items()}},
-                        {"ntk_change": fig_change, "eigenvalues": fig_eigs}, 0.0, {})
+    return Outcome(settings, claims, {"runs": {str(w): r for w, r in runs.items()}},
+                   {"ntk_change": fig_change, "eigenvalues": fig_eigs})
 
 
 def _predicted_loss(K: np.ndarray, y: np.ndarray, steps: int) -> float:
@@ -187,7 +186,7 @@ def _predicted_loss(K: np.ndarray, y: np.ndarray, steps: int) -> float:
     return float(np.sum(decay * c ** 2) / np.sum(c ** 2))
 
 
-def wang_spectrum(scale: str, work, progress: bool) -> Reproduction:
+def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
     import jax
 
     from theory import limiting_kernel
@@ -279,10 +278,9 @@ def wang_spectrum(scale: str, work, progress: bool) -> Reproduction:
         ax[2].legend()
         return fig
 
-    return Reproduction("wang-spectrum", scale, SOURCE, settings, claims,
-                        {"limit": limit, "empirical": emp,
-                         "frequencies": list(freqs), "gap_widths": list(gap_widths),
-                         "gaps": gaps}, {"spectrum": fig_spectrum}, 0.0, {})
+    raw = {"limit": limit, "empirical": emp, "frequencies": list(freqs),
+           "gap_widths": list(gap_widths), "gaps": gaps}
+    return Outcome(settings, claims, raw, {"spectrum": fig_spectrum})
 
 
 WAVE_GROUPS = {"u": ("ic", "bc"), "ut": ("ic_t",), "r": ("r",)}
@@ -312,7 +310,7 @@ def wave_run(width: int, steps: int, adaptive: bool, *, record_every: int = 1000
                  seed=seed, checkpoint=checkpoint, progress=progress)
 
 
-def wang_wave(scale: str, work, progress: bool) -> Reproduction:
+def wang_wave(scale: str, work, progress: bool) -> Outcome:
     width, steps, record = {"paper": (500, 80000, 1000), "quick": (500, 3000, 500),
                             "tiny": (32, 200, 100)}[scale]
     runs = {}
@@ -364,5 +362,5 @@ def wang_wave(scale: str, work, progress: bool) -> Reproduction:
             a.legend(fontsize=7)
         return fig
 
-    return Reproduction("wang-wave", scale, SOURCE, settings, claims, {"runs": runs},
-                        {"curves": fig_curves}, 0.0, {})
+    return Outcome(settings, claims, {"runs": runs},
+                   {"curves": fig_curves})

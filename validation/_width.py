@@ -11,7 +11,7 @@ import numpy as np
 import theory
 from ntk_pinn import Network, as_blocks, empirical_kernel
 
-from . import report
+from . import _tables as tables
 from ._study import (block_errors, block_pairs, blocks_config, check_grid, fit_slope,
                      network_config, run_grid, slope_status, slope_verdict)
 
@@ -59,10 +59,10 @@ class WidthStudy:
         return self.config.get("source", {}).get("problem", "blocks")
 
     def to_json(self) -> dict:
-        return {"config": self.config, "versions": report.versions(),
+        return {"config": self.config, "versions": tables.versions(),
                 "widths": list(self.widths), "seeds": list(self.seeds),
                 "errors": {"/".join(p): e.tolist() for p, e in self.errors.items()},
-                "slopes": report.slopes_json(self.slopes), "holds": self.holds(),
+                "slopes": tables.slopes_json(self.slopes), "holds": self.holds(),
                 "verdict": self.verdict()}
 
     def rows(self) -> list:
@@ -70,10 +70,10 @@ class WidthStudy:
                 for p, e in self.errors.items() for i, w in enumerate(self.widths)
                 for j, s in enumerate(self.seeds)]
 
-    def report_md(self) -> str:
+    def markdown(self) -> str:
         lines = [f"# Width study: {self.title}", "", f"**Verdict:** {self.verdict()}", ""]
         lines += setup_lines(self.config) + [""]
-        lines += report.slope_table(self.widths, [(("/".join(p),), e, self.slopes[p], ())
+        lines += tables.slope_table(self.widths, [(("/".join(p),), e, self.slopes[p], ())
                                                   for p, e in self.errors.items()])
         lines += ["", "Entries: geometric mean over seeds of ||K_emp - K*||_F / ||K*||_F at "
                   "initialization."]
@@ -86,14 +86,12 @@ class WidthStudy:
         lines += ["", "![errors vs width](width_errors.png)"]
         return "\n".join(lines) + "\n"
 
-    def plot(self, out) -> list:
-        from .plots import plot_width_study
+    def figures(self) -> dict:
+        from .plots import width_study_figure
 
         net = self.config.get("network", {})
-        path = Path(out) / "width_errors.png"
-        plot_width_study(self, path, title=f"{self.title}: depth-{net.get('depth')} "
-                                           f"{net.get('activation')}")
-        return [path]
+        return {"width_errors": lambda: width_study_figure(
+            self, title=f"{self.title}: depth-{net.get('depth')} {net.get('activation')}")}
 
 
 def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,

@@ -1,14 +1,16 @@
-"""Plots of block kernels and their spectra (matplotlib, Agg backend)."""
+"""Figures of kernels, spectra, studies, posteriors and training runs (matplotlib, Agg
+backend). Every function returns a Figure (not saved, not closed); results list them in
+``figures()`` and ``validation.save`` writes them (``_write.write_figure``: atomically)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import report
+from ._tables import geometric_mean
 
-__all__ = ["kernel_heatmap_figure", "plot_kernel_heatmap", "plot_nonlinear_study",
-           "plot_posterior", "plot_spectra", "plot_training", "plot_training_study",
-           "plot_width_study", "posterior_figure"]
+__all__ = ["kernel_heatmap_figure", "nonlinear_study_figure", "posterior_figure",
+           "spectra_figure", "system_posterior_figure", "training_drift_figure",
+           "training_figure", "training_loss_figure", "width_study_figure"]
 
 
 def _pyplot():
@@ -20,19 +22,11 @@ def _pyplot():
     return plt
 
 
-def plot_kernel_heatmap(kernel, path, title: str = "K*") -> None:
-    """``log10 |K|`` with block boundaries and each block labelled ``K[a, b]`` at its
-    centre (blocks differ by many orders of magnitude)."""
-    _save(kernel_heatmap_figure(kernel, title), path)
-
-
-def _save(fig, path) -> None:
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
-
-
 def kernel_heatmap_figure(kernel, title: str = "K*"):
-    """The figure of :func:`plot_kernel_heatmap` (not saved, not closed)."""
+    """``log10 |K|`` with block boundaries, each block labelled ``K[a, b]`` at its centre
+    (blocks differ by many orders of magnitude). The axes' ticks are the row indices of
+    the block boundaries, so no tick label sits under a block label; the block sizes are
+    in the title."""
     plt = _pyplot()
     mat = np.abs(np.asarray(kernel.matrix))
     floor = max(mat.max() * 1e-16, np.finfo(float).tiny)
@@ -46,19 +40,22 @@ def kernel_heatmap_figure(kernel, title: str = "K*"):
     rows = np.cumsum((0,) + kernel.row_sizes)
     cols = np.cumsum((0,) + kernel.col_sizes)
     row_mid, col_mid = (rows[:-1] + rows[1:]) / 2 - 0.5, (cols[:-1] + cols[1:]) / 2 - 0.5
-    ax.set_yticks(row_mid, [f"{n} ({k})" for n, k in zip(kernel.row_names, kernel.row_sizes)])
-    ax.set_xticks(col_mid, [f"{n} ({k})" for n, k in zip(kernel.col_names, kernel.col_sizes)])
+    ax.set_yticks(rows - 0.5, [str(r) for r in rows])
+    ax.set_xticks(cols - 0.5, [str(c) for c in cols])
+    ax.set(xlabel="column index", ylabel="row index")
     box = dict(boxstyle="round,pad=0.2", facecolor="black", alpha=0.55, linewidth=0)
     for a, y in zip(kernel.row_names, row_mid):
         for b, x in zip(kernel.col_names, col_mid):
             ax.text(x, y, f"K[{a}, {b}]", ha="center", va="center", color="white",
-                    fontsize=9, bbox=box)
-    ax.set_title(f"{title} ({kernel.kind}), {mat.shape[0]}x{mat.shape[1]}")
+                    fontsize=8, bbox=box)
+    sizes = ", ".join(f"{n}: {k}" for n, k in zip(kernel.row_names, kernel.row_sizes))
+    ax.set_title(f"{title} ({kernel.kind}), {mat.shape[0]}x{mat.shape[1]}\nblocks {sizes}",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
+def spectra_figure(spectra: dict, title: str = "Eigenvalues"):
     """Descending eigenvalues of each named matrix on a log scale."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -79,8 +76,7 @@ def plot_spectra(spectra: dict, path, title: str = "Eigenvalues") -> None:
     ax.legend()
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def _null_locator():
@@ -92,18 +88,19 @@ def _null_locator():
 def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> None:
     """Per label ``values: (n_widths, n_seeds)`` and ``(slope, low, high)``: every run,
     the geometric mean over seeds (what the line is fitted on), the fitted line and a
-    ``width^(-1/2)`` guide. The guide is drawn
-    first, thin and grey, below everything else, so that it never hides a fitted line."""
+    ``width^(-1/2)`` guide. The guide is drawn first, thin and grey, below everything
+    else, and three times above the data's centre: a fitted slope of -1/2 would otherwise
+    lie on it and hide it."""
     widths = np.asarray(widths, dtype=float)
-    ref = np.exp(np.mean(np.log(next(iter(series.values()))[0])))
+    ref = 3 * np.exp(np.mean(np.log(next(iter(series.values()))[0])))
     ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, ":",
-            color="0.55", lw=1.2, zorder=1, label="width$^{-1/2}$ guide")
+            color="0.45", lw=1.4, zorder=1, label="width$^{-1/2}$ guide (slope only)")
     for i, (label, (values, (slope, lo, hi))) in enumerate(series.items()):
         color = f"C{i}"
         for j in range(values.shape[1]):
             ax.scatter(widths, values[:, j], s=10, color=color, alpha=0.4, zorder=2)
         fit = "n/a" if np.isnan(slope) else f"{slope:.2f} [{lo:.2f}, {hi:.2f}]"
-        ax.plot(widths, report.geometric_mean(values), "o", color=color, zorder=4,
+        ax.plot(widths, geometric_mean(values), "o", color=color, zorder=4,
                 label=f"{label}: slope {fit}")
         # fitted line through the geometric mean of all runs
         c = np.mean(np.log(values)) - slope * np.mean(np.log(widths))
@@ -114,7 +111,7 @@ def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> Non
     ax.legend(fontsize=7)
 
 
-def plot_width_study(study, path, title: str = "Empirical NTK vs K*") -> None:
+def width_study_figure(study, title: str = "Empirical NTK vs K*"):
     """Log-log ``‖K_emp - K*‖_F / ‖K*‖_F`` against width per block pair: every run, the
     mean over seeds, the fitted slope and a ``width^(-1/2)`` guide."""
     plt = _pyplot()
@@ -123,11 +120,10 @@ def plot_width_study(study, path, title: str = "Empirical NTK vs K*") -> None:
                                      for p, e in study.errors.items()},
                   r"$\|K_{emp} - K^*\|_F / \|K^*\|_F$", title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_nonlinear_study(study, path, title: str = "") -> None:
+def nonlinear_study_figure(study, title: str = ""):
     """Three log-log panels, linear vs nonlinear problem: the spread of ``K(0)`` across
     seeds, the drift after training, and the residual Hessian norm, against width."""
     plt = _pyplot()
@@ -147,15 +143,13 @@ def plot_nonlinear_study(study, path, title: str = "") -> None:
         "spectral norm at initialization", "Hessians")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
-    """Two figures: NTK drift ``‖K(t) - K(0)‖/‖K(0)‖`` over steps (mean over seeds, one
-    curve per width and block pair) with the final drift against width (log-log, fitted
-    slope and a ``width^(-1/2)`` guide); and the training loss of every width (seed 0)
-    against the linearized infinite-width prediction (dashed)."""
+def training_drift_figure(study, title: str = ""):
+    """NTK drift ``‖K(t) - K(0)‖/‖K(0)‖`` over steps (mean over seeds, one curve per width
+    and block pair) with the final drift against width (log-log, fitted slope and a
+    ``width^(-1/2)`` guide)."""
     plt = _pyplot()
     widths = np.asarray(study.widths, dtype=float)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -176,9 +170,13 @@ def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
     a2.set(xscale="log", yscale="log", xlabel="width", ylabel="final drift")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(drift_path, dpi=120)
-    plt.close(fig)
+    return fig
 
+
+def training_loss_figure(study, title: str = ""):
+    """The training loss of every width (seed 0) against the linearized infinite-width
+    prediction (dashed)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for j, w in enumerate(study.widths):
         ax.plot(study.steps, study.loss[j, 0], color=f"C{j}", label=f"width {w}")
@@ -187,19 +185,13 @@ def plot_training_study(study, drift_path, loss_path, title: str = "") -> None:
            title=f"loss (solid) vs exp(-K* t) prediction (dashed) {title}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(loss_path, dpi=120)
-    plt.close(fig)
-
-
-def plot_posterior(problem, x_test, post, path, title: str = "", k: float = 3.0) -> None:
-    """1-D: posterior mean ± kσ against the exact solution, and beside it ``|u - mean|``
-    with ``kσ`` (+ the std's resolution) on a log scale, where a narrow band is visible.
-    2-D: mean, ``|mean - exact|`` and ``kσ`` maps, the last two on one log colour scale."""
-    _save(posterior_figure(problem, x_test, post, title, k), path)
+    return fig
 
 
 def posterior_figure(problem, x_test, post, title: str = "", k: float = 3.0):
-    """The figure of :func:`plot_posterior` (not saved, not closed)."""
+    """1-D: posterior mean ± kσ against the exact solution, and beside it ``|u - mean|``
+    with ``kσ`` (+ the std's resolution) on a log scale, where a narrow band is visible.
+    2-D: mean, ``|mean - exact|`` and ``kσ`` maps, the last two on one log colour scale."""
     plt = _pyplot()
     exact = problem.exact(x_test)
     err = np.abs(post.mean - exact)
@@ -258,18 +250,12 @@ def _field_maps(fig, axes, problem, x_test, post, exact, k: float, mean_title: s
         ax.set(title=name, xlabel=problem.variables[0], ylabel=problem.variables[1])
 
 
-def plot_system_posterior(problem, x_test, posteriors: dict, path, title: str = "",
-                          k: float = 3.0) -> None:
-    """Posteriors of every field of a 2-D system (:func:`system_posterior_figure`)."""
-    _save(system_posterior_figure(problem, x_test, posteriors, title, k), path)
-
-
 def system_posterior_figure(problem, x_test, posteriors: dict, title: str = "",
                             k: float = 3.0):
     """First row: the first two fields' posterior means as a vector field (streamlines
     coloured by speed; e.g. the velocity) over the third field's mean (e.g. the pressure)
     when there is one, and the exact field beside it. Then one row per field: mean,
-    ``|mean - exact|`` and ``kσ`` maps (not saved, not closed)."""
+    ``|mean - exact|`` and ``kσ`` maps."""
     plt = _pyplot()
     if x_test.shape[1] != 2:
         raise ValueError(f"system posterior plots are drawn on 2-D grids; the problem has "
@@ -306,7 +292,7 @@ def system_posterior_figure(problem, x_test, posteriors: dict, title: str = "",
     return fig
 
 
-def plot_training(result, path, title: str = "") -> None:
+def training_figure(result, title: str = ""):
     """Per-term losses, loss weights and the relative L2 error over training steps."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -321,5 +307,4 @@ def plot_training(result, path, title: str = "") -> None:
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -1,20 +1,12 @@
-"""Writing results: JSON, CSV, Markdown reports and the one slope-table builder.
-
-Every result of ``validation`` (studies and the single-computation reports) has
-``to_json()``; studies also have ``rows()`` (CSV rows, one dict per row),
-``report_md()`` and ``plot(out)``. :func:`save` writes whichever of them a result has
-into a directory, so the command line and a Python session write the same files.
-"""
+"""What the studies' reports share: the slope table, geometric means over seeds, the
+trend rule, block-pair names and the versions a result records. Writing files is
+``validation._write``'s."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-__all__ = ["geometric_mean", "key_name", "save", "slope_table", "slopes_json", "trend", "versions",
-           "write_csv"]
+__all__ = ["geometric_mean", "key_name", "slope_table", "slopes_json", "trend", "versions"]
 
 
 def versions() -> dict:
@@ -70,36 +62,3 @@ def trend(widths, values) -> str:
     to 1024, 0.71 for 1024 to 4096); else ``"does not shrink"``."""
     threshold = (widths[0] / widths[-1]) ** 0.25
     return "shrinks" if values[-1] < threshold * values[0] else "does not shrink"
-
-
-def _cell(value) -> str:
-    return f"{value:.10g}" if isinstance(value, (float, np.floating)) else str(value)
-
-
-def write_csv(path, rows: list) -> None:
-    """``rows``: dicts with the same keys (the header); floats written with 10 digits."""
-    if not rows:
-        raise ValueError(f"no rows to write to {path}.")
-    header = list(rows[0])
-    lines = [",".join(header)] + [",".join(_cell(r[k]) for k in header) for r in rows]
-    Path(path).write_text("\n".join(lines) + "\n")
-
-
-def save(result, out, *, json_name: str = "results.json") -> list[Path]:
-    """Write ``result`` into the directory ``out`` (created): ``results.json``
-    (``to_json()``), and where the result has them ``results.csv`` (``rows()``),
-    ``report.md`` (``report_md()``) and its figures (``plot(out)``, which returns their
-    paths). Returns the paths written."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / json_name]
-    written[0].write_text(json.dumps(result.to_json(), indent=2))
-    if hasattr(result, "rows"):
-        write_csv(out / "results.csv", result.rows())
-        written.append(out / "results.csv")
-    if hasattr(result, "report_md"):
-        (out / "report.md").write_text(result.report_md())
-        written.append(out / "report.md")
-    if hasattr(result, "plot"):
-        written += list(result.plot(out))
-    return written

@@ -1,0 +1,141 @@
+"""What a reproduction produces: :class:`Claim` (one row of its table), :class:`Outcome`
+(what an experiment returns) and :class:`Reproduction` (the outcome with its name, scale,
+source, wall time and machine, made whole by ``validation.reproduce``).
+
+The experiment modules (``_wang``, ``_bonfanti``) import from here and nothing imports
+them but the registry in ``_reproduce``: no import cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+
+__all__ = ["Claim", "Outcome", "Reproduction", "fmt", "machine"]
+
+#: ``"paper"``: the paper's settings; ``"quick"``: every claim at reduced width/steps
+#: (minutes on 2 cores); ``"tiny"``: a smoke test of every code path in seconds (its
+#: numbers mean nothing, so its tables give no verdict).
+SCALES = ("quick", "paper", "tiny")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One row of a reproduction table: what the paper says (``paper``: its number, or its
+    qualitative claim where it gives none), what we measured (``ours``), whether ours
+    supports it (``holds``: True / False / None when there is nothing to judge), and a
+    note (where we differ, why)."""
+
+    claim: str
+    paper: str
+    ours: str
+    holds: bool | None
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What an experiment returns: ``settings`` (what ran), ``claims`` (the table),
+    ``raw`` (the numbers, JSON-able) and ``figures`` (``{stem: () -> Figure}``)."""
+
+    settings: dict
+    claims: tuple
+    raw: dict
+    figures: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Reproduction:
+    """A finished experiment: its :class:`Outcome`'s ``settings``, ``claims``, ``raw`` and
+    ``figures``, with ``seconds`` (wall time of this invocation; training time of resumed
+    runs is summed in ``raw``) and ``machine`` (:func:`machine`). Written by
+    ``validation.save`` as ``NAME.json``, ``NAME.md`` and ``NAME_<figure>.png``."""
+
+    name: str
+    scale: str
+    source: str
+    settings: dict
+    claims: tuple
+    raw: dict
+    figure_makers: dict
+    seconds: float
+    machine: dict
+
+    @property
+    def json_name(self) -> str:
+        return f"{self.name}.json"
+
+    @property
+    def markdown_name(self) -> str:
+        return f"{self.name}.md"
+
+    def verdict(self, claim: Claim) -> str:
+        if self.scale == "tiny":
+            return "smoke run: no verdict"
+        return {True: "yes", False: "**no**", None: "-"}[claim.holds]
+
+    def table(self) -> str:
+        """The Markdown table: claim, paper, ours, verdict, note."""
+        lines = ["| claim | paper | ours | agrees | note |", "|---|---|---|---|---|"]
+        lines += [f"| {c.claim} | {c.paper} | {c.ours} | {self.verdict(c)} | {c.note} |"
+                  for c in self.claims]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        settings = "\n".join(f"- {k}: {v}" for k, v in self.settings.items())
+        figures = "\n".join(f"![{stem}]({self.name}_{stem}.png)" for stem in self.figure_makers)
+        trained = _train_seconds(self.raw)
+        resumed = (f" (this invocation; training time over all its resumed pieces "
+                   f"{trained:.0f} s)" if trained > self.seconds else "")
+        return (f"# `{self.name}` ({self.scale} scale)\n\n{self.source}\n\n{self.table()}\n\n"
+                f"Wall time {self.seconds:.0f} s{resumed} on {self.machine['summary']}.\n\n"
+                f"## Settings\n{settings}\n\n{figures}\n")
+
+    def summary(self) -> str:
+        if self.scale == "tiny":
+            head = f"{self.name} (tiny): smoke run, no verdict"
+        else:
+            agree = sum(c.holds is True for c in self.claims)
+            judged = sum(c.holds is not None for c in self.claims)
+            head = (f"{self.name} ({self.scale}): {agree}/{judged} judged claims agree with "
+                    "the paper")
+        return f"{head}; {self.seconds:.0f} s\n{self.table()}"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "scale": self.scale, "settings": self.settings,
+                "claims": [dataclasses.asdict(c) for c in self.claims], "raw": self.raw,
+                "seconds": self.seconds, "machine": self.machine}
+
+    def figures(self) -> dict:
+        return {f"{self.name}_{stem}": make for stem, make in self.figure_makers.items()}
+
+
+def _train_seconds(raw) -> float:
+    """The sum of every ``train_seconds`` in ``raw`` (training time of its runs, summed
+    over the pieces of resumed runs)."""
+    if isinstance(raw, dict):
+        return sum(float(v) if k == "train_seconds" else _train_seconds(v)
+                   for k, v in raw.items())
+    if isinstance(raw, (list, tuple)):
+        return sum(_train_seconds(v) for v in raw)
+    return 0.0
+
+
+def machine() -> dict:
+    """What ran it: CPU count, platform, jax backend and version."""
+    import jax
+
+    devices = jax.devices()
+    info = {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
+            "jax": jax.__version__, "backend": devices[0].platform,
+            "device": getattr(devices[0], "device_kind", str(devices[0]))}
+    where = (f"{info['device']}" if info["backend"] != "cpu"
+             else f"{info['cpus']} CPU cores")
+    info["summary"] = f"{where} (jax {info['jax']}, {info['platform']})"
+    return info
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number as the tables print it (``4.21e-02``)."""
+    return f"{x:.{digits - 1}e}"
