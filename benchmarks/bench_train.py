@@ -70,7 +70,7 @@ def plain_seconds_per_step(problem, net, params, batch: int, steps: int, dtype) 
 
     def draw():
         out = {}
-        for c in problem.terms:
+        for c in problem.all_constraints:
             z = c.sampler(rng, batch)
             out[c.name] = (jnp.asarray(z, dtype), jnp.asarray(c.target(z), dtype))
         return out

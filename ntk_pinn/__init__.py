@@ -12,12 +12,11 @@ import jax as _jax
 if _os.environ.get("NTK_PINN_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
-from ._blocks import Block, BlockKernel, as_blocks, kernel_blocks, trace_weights  # noqa: E402
-from ._derivatives import directional, unit_directions  # noqa: E402
+from ._blocks import BlockKernel, trace_weights  # noqa: E402
 from ._empirical import (empirical_kernel, empirical_traces, residual_fn,  # noqa: E402
                          residual_vector_fn)
 from ._forms import Term  # noqa: E402
-from ._memory import available_memory, check_memory, memory_limit  # noqa: E402
+from ._memory import available_memory, memory_limit  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
                        power_iteration, residual_hessian_norms)
 from ._network import (ACTIVATIONS, INITIALIZATIONS, PARAMETERIZATIONS,  # noqa: E402
@@ -26,14 +25,13 @@ from ._operator import Operator  # noqa: E402
 from ._gauss_newton import gauss_newton_step  # noqa: E402
 from ._train import TrainResult, TrainState, train  # noqa: E402
 from ._train_options import Adaptive, Checkpoint, Points, Record  # noqa: E402
-from . import nt, problems  # noqa: E402,F401
+from . import internal, nt, problems  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "Adaptive",
-    "Block",
     "BlockKernel",
     "Checkpoint",
     "DenseLayer",
@@ -47,15 +45,12 @@ __all__ = [
     "Term",
     "TrainResult",
     "TrainState",
-    "as_blocks",
     "available_memory",
-    "check_memory",
-    "directional",
     "empirical_kernel",
     "empirical_traces",
     "gauss_newton_step",
     "hvp",
-    "kernel_blocks",
+    "internal",
     "loss_hessian_norms",
     "memory_limit",
     "mlp",
@@ -67,5 +62,4 @@ __all__ = [
     "residual_vector_fn",
     "trace_weights",
     "train",
-    "unit_directions",
 ]

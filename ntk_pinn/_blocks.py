@@ -13,7 +13,7 @@ import numpy as np
 
 from ._operator import Operator
 
-__all__ = ["Block", "BlockKernel", "as_blocks", "kernel_blocks", "trace_weights"]
+__all__ = ["BlockKernel", "trace_weights"]  # the rest: ntk_pinn.internal
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -146,17 +146,6 @@ class BlockKernel:
         """All ``(row_name, col_name)`` block pairs, in order."""
         return [(a, b) for a in self.row_names for b in self.col_names]
 
-    def trace_weights(self, groups: dict | None = None) -> dict:
-        """``{block: tr(K) / tr(K_ii)}`` (Wang, Yu & Perdikaris' NTK-adaptive loss weights)
-        of a square kernel; ``tr(K)`` is the sum of the diagonal blocks' traces. With
-        ``groups`` (``{group: block names}``): one weight per group, ``tr(K) / Σ_{i in g}
-        tr(K_ii)`` (:func:`trace_weights`)."""
-        if not self.is_square:
-            raise ValueError("expected the square BlockKernel of one set of blocks (not a "
-                             "cross kernel).")
-        return trace_weights({n: float(np.trace(self.block(n, n))) for n in self.names},
-                             groups)
-
     @staticmethod
     def computed_pairs(rows: Sequence, cols: Sequence) -> list[tuple[int, int]]:
         """Index pairs ``(i, j)`` of the blocks a kernel computes: every pair of a cross
@@ -185,12 +174,23 @@ class BlockKernel:
                    tuple(b.name for b in cols), tuple(cs), kind, dict(info or {}))
 
 
-def trace_weights(traces: dict, groups: dict | None = None) -> dict:
-    """Wang, Yu & Perdikaris' weights from the diagonal blocks' traces ``{block: tr(K_ii)}``:
-    ``{group: tr(K) / tr(K_g)}``, ``tr(K_g)`` the sum over the group's blocks, ``tr(K)``
-    over all. ``groups``: ``{group: block names}`` covering every block once (their
-    wave code weighs the initial and boundary values as one group); default one group per
-    block."""
+def trace_weights(kernel, groups: dict | None = None) -> dict:
+    """Wang, Yu & Perdikaris' NTK-adaptive loss weights ``{group: tr(K) / tr(K_g)}``,
+    ``tr(K_g)`` the sum of the diagonal blocks' traces over the group, ``tr(K)`` over all.
+
+    Args:
+      kernel: a square :class:`BlockKernel` (limiting or empirical), or the diagonal
+        blocks' traces ``{block: tr(K_ii)}`` (e.g. :func:`ntk_pinn.empirical_traces`).
+      groups: ``{group: block names}`` covering every block once (their wave code weighs
+        the initial and boundary values as one group); default one group per block.
+    """
+    if isinstance(kernel, BlockKernel):
+        if not kernel.is_square:
+            raise ValueError("expected the square BlockKernel of one set of blocks (not a "
+                             "cross kernel).")
+        traces = {n: float(np.trace(kernel.block(n, n))) for n in kernel.names}
+    else:
+        traces = dict(kernel)
     groups = check_groups(groups, list(traces))
     if any(not t > 0 for t in traces.values()):
         raise ValueError(f"every diagonal block needs a positive trace, got {traces}.")

@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "digest", "load", "network_description", "plain", "save",
-           "schedule_digest"]
+__all__ = []  # internal: the training loop's file format
 
 #: Format tag in every checkpoint's description; version 1 was a pickle (refused).
 FORMAT = "ntk-pinn checkpoint 2"

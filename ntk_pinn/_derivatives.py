@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["directional", "unit_directions"]  # `partial` is internal to ntk_pinn
+__all__ = []  # ntk_pinn.internal re-exports directional and unit_directions
 
 
 def _unit_tangent(x: jnp.ndarray, i: int) -> jnp.ndarray:

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _fast_empirical
+from . import _layer_features
 from ._blocks import BlockKernel, kernel_blocks
 from ._memory import check_memory
 from ._network import Network
@@ -96,7 +96,7 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
 
     ``method="fast"`` (default) never forms a Jacobian: per dense layer the kernel is a sum
     of Hadamard products of small Gram matrices of Taylor-mode activations and
-    sensitivities (``_fast_empirical``). ``method="generic"`` forms per-point parameter
+    sensitivities (``_layer_features``). ``method="generic"`` forms per-point parameter
     gradients with ``vmap(grad)`` (memory ``n * n_params``): the reference.
 
     The memory it needs is estimated first and a kernel that would exceed
@@ -111,18 +111,18 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
                  f"empirical_kernel ({method}) over {sum(b.size for b in rows)} x "
                  f"{sum(b.size for b in cols)} points at width {net.width}",
                  "Use fewer points" + (", method='fast'" if method == "generic" else "")
-                 + ", or compute the blocks separately.", memory_limit)
+                 + ", or compute the blocks separately.", limit=memory_limit)
     cache = {}
 
     if method == "fast":
         def features(block):
             if id(block) not in cache:
-                cache[id(block)] = _fast_empirical.block_features(
+                cache[id(block)] = _layer_features.block_features(
                     net, params, block.operator, block.points)
             return cache[id(block)]
 
         def compute(r, c, out):
-            out[...] = np.asarray(_fast_empirical.feature_gram(net, features(r), features(c)))
+            out[...] = np.asarray(_layer_features.feature_gram(net, features(r), features(c)))
     else:
         def jac(block):
             if id(block) not in cache:
@@ -149,6 +149,6 @@ def empirical_traces(net: Network, params, blocks) -> dict:
     out = {}
     for b in rows:
         net.check_differentiable(b.operator)
-        feats = _fast_empirical.block_features(net, params, b.operator, b.points)
-        out[b.name] = float(jnp.sum(_fast_empirical.feature_diagonal(net, feats)))
+        feats = _layer_features.block_features(net, params, b.operator, b.points)
+        out[b.name] = float(jnp.sum(_layer_features.feature_diagonal(net, feats)))
     return out

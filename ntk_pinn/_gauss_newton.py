@@ -20,7 +20,7 @@ import numpy as np
 from ._empirical import empirical_kernel, residual_vector_fn
 from ._network import Network
 
-__all__ = ["gauss_newton_step", "levenberg_marquardt"]
+__all__ = ["gauss_newton_step"]
 
 
 def check_damping(damping) -> None:
@@ -48,16 +48,16 @@ def _direction(net: Network, data: dict):
 def _row_scales(data: dict, weights: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per block ``sqrt(λ_b / n_b)``, and the same repeated per row."""
     sw = np.array([np.sqrt(weights[k] / len(x)) for k, (_, x, _) in data.items()])
-    rows = np.concatenate([np.full(len(x), s) for s, (_, x, _) in zip(sw, data.values())])
-    return sw, rows
+    row_scale = np.concatenate([np.full(len(x), s) for s, (_, x, _) in zip(sw, data.values())])
+    return sw, row_scale
 
 
-def _step(net: Network, params, blocks: dict, direction, sw, rows, damping: float):
+def _step(net: Network, params, blocks: dict, direction, sw, row_scale, damping: float):
     """``(δ, ½‖r‖² at params)`` for the relative ``damping``."""
     import jax.numpy as jnp
 
     K = empirical_kernel(net, params, blocks).matrix
-    K_w = rows[:, None] * K * rows[None, :]
+    K_w = row_scale[:, None] * K * row_scale[None, :]
     mu = damping * np.trace(K_w) / len(K_w)
     return direction(params, jnp.asarray(sw, K_w.dtype), mu, jnp.asarray(K_w))
 
@@ -80,8 +80,9 @@ def gauss_newton_step(net: Network, params, data: dict, *, damping: float,
     """
     check_damping(damping)
     weights = {k: 1.0 for k in data} | dict(weights or {})
-    sw, rows = _row_scales(data, weights)
-    return _step(net, params, _blocks(data), _direction(net, data)[0], sw, rows, damping)[0]
+    sw, row_scale = _row_scales(data, weights)
+    return _step(net, params, _blocks(data), _direction(net, data)[0], sw, row_scale,
+                 damping)[0]
 
 
 def levenberg_marquardt(net: Network, data: dict):
@@ -91,17 +92,17 @@ def levenberg_marquardt(net: Network, data: dict):
     blocks = _blocks(data)
     direction, half_loss = _direction(net, data)
 
-    def trial(params, mu, sw, rows):
-        step, loss0 = _step(net, params, blocks, direction, sw, rows, mu)
+    def trial(params, mu, sw, row_scale):
+        step, loss0 = _step(net, params, blocks, direction, sw, row_scale, mu)
         candidate = jax.tree_util.tree_map(lambda a, b: a - b, params, step)
         if float(half_loss(candidate, sw)) < float(loss0):
             return candidate, max(mu / 3.0, 1e-12)
         return params, min(mu * 4.0, 1e8)
 
     def advance(params, mu: float, weights: dict, n: int):
-        sw, rows = _row_scales(data, weights)
+        sw, row_scale = _row_scales(data, weights)
         for _ in range(n):
-            params, mu = trial(params, mu, sw, rows)
+            params, mu = trial(params, mu, sw, row_scale)
         return params, mu
 
     return advance

@@ -34,7 +34,7 @@ def hvp(f, params, v):
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
-def power_iteration(matvec, v0: jnp.ndarray, iters: int = 100, rtol: float = 1e-6):
+def power_iteration(matvec, v0: jnp.ndarray, *, iters: int = 100, rtol: float = 1e-6):
     """``(‖A‖₂ estimate, iterations used)`` for a symmetric ``A`` given by ``matvec`` on
     flat vectors ``(n,) -> (n,)``, starting from ``v0: (n,)``.
 
@@ -69,7 +69,7 @@ def _residual_norms_fn(net: Network, op: Operator, iters: int, rtol: float):
 
         def one(xp, v):
             f = lambda th: r(unravel(th), xp)  # noqa: E731
-            return power_iteration(lambda w: hvp(f, flat, w), v, iters, rtol)[0]
+            return power_iteration(lambda w: hvp(f, flat, w), v, iters=iters, rtol=rtol)[0]
         # lax.map, not vmap: one point at a time bounds memory at O(n_params) vectors
         return jax.lax.map(lambda args: one(*args), (x, v0))
 
@@ -148,7 +148,7 @@ def _loss_norms_fn(net: Network, ops: tuple, iters: int, rtol: float):
             return jax.vjp(residuals, th0)[1](jv)[0]
 
         def run(matvec):
-            return power_iteration(matvec, v0, iters, rtol)[0]
+            return power_iteration(matvec, v0, iters=iters, rtol=rtol)[0]
 
         return (run(lambda v: hvp(loss, th0, v)), run(gauss_newton),
                 run(lambda v: hvp(curvature_part, th0, v)))

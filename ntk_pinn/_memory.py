@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_memory", "check_memory", "memory_limit"]
+__all__ = ["available_memory", "memory_limit"]  # check_memory: ntk_pinn.internal
 
 #: Share of the available memory one computation may plan to use (the rest is headroom
 #: for intermediates the estimates leave out and for the rest of the process).
@@ -69,7 +69,7 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} PiB"  # pragma: no cover
 
 
-def check_memory(parts: dict, what: str, fix: str, limit: int | None = None) -> int:
+def check_memory(parts: dict, what: str, fix: str, *, limit: int | None = None) -> int:
     """Refuse (ValueError) when the arrays ``parts`` (``{description: (shape, itemsize)}``)
     would not fit in :func:`memory_limit`; return their total bytes.
 

@@ -298,7 +298,7 @@ class Network:
             q = self.W_std ** 2 * _smooth.second_moment(self.smooth, q) + self.b_std ** 2
         return np.array(out)
 
-    def choose_quadrature(self, points, order: int, tol: float | None = None,
+    def choose_quadrature(self, points, order: int, *, tol: float | None = None,
                           with_estimate: bool = False):
         """This network with the number of mixture nodes / quadrature degree that reaches
         relative error ``tol`` (estimated) in the layer maps and their first ``order``
@@ -489,8 +489,8 @@ class Network:
         )
 
 
-def mlp(width: int, depth: int, activation="erf", W_std: float = 1.0,
-        b_std: float = 1.0, quadrature_degree: int | None = None, *,
+def mlp(width: int, depth: int, activation="erf", *, W_std: float = 1.0,
+        b_std: float = 1.0, quadrature_degree: int | None = None,
         input_mean=0.0, input_std=1.0, parameterization: str = "ntk",
         initialization: str = "gaussian", outputs: int = 1) -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` with ``outputs`` outputs (one per

@@ -99,7 +99,7 @@ def _casting(dtype: str) -> Callable:
         else a, tree)
 
 
-def _terms_fn(net: Network, ops: list):
+def _mean_squares_fn(net: Network, ops: list):
     """Jit-able ``(params, xs, gs) -> (n_blocks,)``: the unweighted mean-square term
     ``mean (B_b[u](x) - g)²`` of each block (training loss and records alike)."""
     import jax
@@ -107,11 +107,11 @@ def _terms_fn(net: Network, ops: list):
 
     fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op in ops]
 
-    def terms(params, xs, gs):
+    def mean_squares(params, xs, gs):
         return jnp.stack([jnp.mean((fn(params, x) - g) ** 2)
                           for fn, x, g in zip(fns, xs, gs)])
 
-    return terms
+    return mean_squares
 
 
 def _batches(problem, sizes: dict, point_seed: int, start: int, n: int, names: list):
@@ -130,10 +130,10 @@ def _first_order(net: Network, ops: list, optimizer: str, lr):
     import jax
     import optax
 
-    terms = _terms_fn(net, ops)
+    mean_squares = _mean_squares_fn(net, ops)
 
     def loss(params, lam, xs, gs):
-        t = terms(params, xs, gs)
+        t = mean_squares(params, xs, gs)
         return sum(lam[i] * t[i] for i in range(len(ops)))
 
     if optimizer == "lbfgs":
@@ -259,8 +259,8 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
         init, advance_lm = (lambda params: float(damping)), levenberg_marquardt(net, data)
     else:
         init, run_fixed, run_batches = _first_order(net, ops, optimizer, lr)
-    terms_at = _terms_fn(net, ops)
-    terms = jax.jit(lambda p: terms_at(p, record_xs, record_gs))
+    mean_squares_at = _mean_squares_fn(net, ops)
+    mean_squares = jax.jit(lambda p: mean_squares_at(p, record_xs, record_gs))
     error = _error_fn(net, problem, record.grid)
 
     def advance(state: TrainState, n: int) -> TrainState:
@@ -300,7 +300,7 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
         return state._replace(weights=new, optimizer_state=opt_state)
 
     def record_at(state: TrainState) -> tuple:
-        return (state.step, error(state.params), np.asarray(terms(state.params), np.float64),
+        return (state.step, error(state.params), np.asarray(mean_squares(state.params), np.float64),
                 dict(state.weights),
                 None if record.monitor is None else record.monitor(state.params))
 

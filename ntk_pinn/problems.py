@@ -1,10 +1,10 @@
 """Linear PDE problems with exact solutions: operators, sources, constraints, samplers.
 
 A :class:`Problem` is a residual constraint ``L[u] = f`` on the interior (several for a
-system of PDEs) plus constraint terms (boundary values, initial conditions), each an
-``Operator`` with its target values and a point sampler. ``problem.blocks(...)`` gives the ``{name: (operator, points)}``
-mapping that ``theory.limiting_kernel`` / ``ntk_pinn.empirical_kernel`` take, and
-``problem.data(...)`` adds the target values.
+system of PDEs) plus constraints on the boundary (boundary values, initial conditions),
+each an ``Operator`` with its target values and a point sampler. ``problem.blocks(...)``
+gives the ``{name: (operator, points)}`` mapping that ``theory.limiting_kernel`` /
+``ntk_pinn.empirical_kernel`` take, and ``problem.data(...)`` adds the target values.
 
 Problems (Wang, Yu & Perdikaris' settings where they have one):
 ``poisson_1d(a)``: ``u_xx = f`` on [0, 1], ``u = sin(a π x)``, Dirichlet at 0 and 1;
@@ -85,7 +85,7 @@ class Problem:
 
     @property
     def is_linear(self) -> bool:
-        return all(c.operator.is_linear for c in self.terms)
+        return all(c.operator.is_linear for c in self.all_constraints)
 
     def linear(self) -> "Problem":
         """The linear counterpart (itself when already linear)."""
@@ -97,8 +97,9 @@ class Problem:
         return self.linear_counterpart()
 
     @property
-    def terms(self) -> tuple[Constraint, ...]:
-        """All constraints, boundary/initial ones first, residual(s) last."""
+    def all_constraints(self) -> tuple[Constraint, ...]:
+        """All constraints, boundary/initial ones first, residual(s) last (the blocks of
+        :meth:`data`, in order)."""
         return self.constraints + self.residuals
 
     def _sizes(self, n_residual: int, n_boundary: int) -> dict:
@@ -107,7 +108,7 @@ class Problem:
                 raise ValueError(f"{label} must be a positive integer, got {n!r}.")
         sizes = {c.name: n_boundary for c in self.constraints} | {
             c.name: n_residual for c in self.residuals}
-        return sizes | {c.name: c.size for c in self.terms if c.size is not None}
+        return sizes | {c.name: c.size for c in self.all_constraints if c.size is not None}
 
     def exact_fields(self, x) -> np.ndarray:
         """``(n, F)``: the exact solution's fields at ``x: (n, d)`` (``F = 1`` for a
@@ -128,12 +129,12 @@ class Problem:
     def draw(self, sizes: dict, seed=0) -> dict:
         """``{name: (operator, points (n, d), target values (n,))}`` with ``sizes[name]``
         points per constraint (a constraint of fixed ``size`` keeps it), drawn from the
-        samplers in :attr:`terms` order by ``numpy.random.default_rng(seed)``; ``seed``:
+        samplers in :attr:`all_constraints` order by ``numpy.random.default_rng(seed)``; ``seed``:
         anything ``default_rng`` takes, e.g. ``(point_seed, step)`` for a training
         step's fresh batch."""
         rng = np.random.default_rng(seed)
         out = {}
-        for c in self.terms:
+        for c in self.all_constraints:
             x = np.asarray(c.sampler(rng, c.size or sizes[c.name]), dtype=np.float64)
             out[c.name] = (c.operator, x, np.asarray(c.target(x), dtype=np.float64))
         return out

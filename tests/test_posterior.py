@@ -10,7 +10,7 @@ from scipy.integrate import solve_ivp
 
 import theory
 from conftest import rel_err
-from ntk_pinn import Operator, empirical_kernel, mlp, problems
+from ntk_pinn import Operator, empirical_kernel, mlp, problems, trace_weights
 
 
 def _poisson_obs(n, k=2.0):
@@ -204,10 +204,10 @@ def test_spectrum_and_adaptive_weights(rng):
     assert spec.trace_ratio("r", "u") == pytest.approx(tr_r / tr_u, rel=1e-12)
     assert spec.eigenvalues["r"] == pytest.approx(np.sort(np.linalg.eigvalsh(K.block("r")))[::-1])
     assert spec.rate_discrepancy == pytest.approx(max(tr_u / 2, tr_r / 10) / min(tr_u / 2, tr_r / 10))
-    w = theory.adaptive_weights(K)
+    w = trace_weights(K)
     assert w["u"] == pytest.approx((tr_u + tr_r) / tr_u) and w["r"] == pytest.approx((tr_u + tr_r) / tr_r)
     E = empirical_kernel(net, net.init(jax.random.PRNGKey(0), 1), blocks)
-    assert set(theory.adaptive_weights(E)) == {"u", "r"}
+    assert set(trace_weights(E)) == {"u", "r"}
     with pytest.raises(ValueError, match="square BlockKernel"):
         theory.spectrum(theory.limiting_kernel(net, [blocks["u"]], [blocks["r"]]))
 

@@ -264,7 +264,7 @@ def _check_problem(problem, solution, x):
         fn = sp.lambdify((xs, ys), expr, "numpy")
         assert np.allclose(np.broadcast_to(fn(x[:, 0], x[:, 1]), len(x)), exact[:, i],
                            atol=1e-13)
-    for c in problem.terms:
+    for c in problem.all_constraints:
         def derivative(expr, orders):
             pairs = [(v, k) for v, k in zip((xs, ys), orders) if k]
             return sp.diff(expr, *pairs) if pairs else expr

@@ -140,7 +140,7 @@ def test_fresh_batches_come_from_the_samplers_by_step():
     from ntk_pinn._train import _batches
 
     prob = problems.wave_1d()
-    names = [c.name for c in prob.terms]
+    names = [c.name for c in prob.all_constraints]
     sizes = {n: 5 for n in names}
     xs, gs = _batches(prob, sizes, 7, 10, 3, names)
     assert xs[names.index("r")].shape == (3, 5, 2)

@@ -99,7 +99,7 @@ def test_width_study_writes_itself_from_python(tmp_path):
     blocks = _small_blocks()
     study = validation.width_study(mlp(8, 1), blocks, (8, 32), (0, 1), progress=False,
                                    source={"problem": "hand-made"})
-    rows = study.rows()
+    rows = study.csv_rows()
     assert len(rows) == 3 * 2 * 2 and set(rows[0]) == {"block", "width", "seed",
                                                        "relative_error"}
     assert rows[0]["relative_error"] == study.errors[("u", "u")][0, 0]

@@ -36,8 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ntk_pinn import (Block, BlockKernel, Network, Operator, check_memory, directional,
-                      kernel_blocks, unit_directions)
+from ntk_pinn import BlockKernel, Network, Operator
+from ntk_pinn.internal import (Block, check_memory, directional, kernel_blocks,
+                               unit_directions)
 
 __all__ = ["KINDS", "KernelPlan", "PairPlan", "limiting_kernel", "limiting_kernel_diagonal",
            "operator_kernel_fn", "plan_kernel", "shared_fields"]
@@ -71,7 +72,7 @@ def shared_fields(op1: Operator, op2: Operator) -> tuple[int, ...]:
     return tuple(f for f in op1.fields_used if f in op2.fields_used)
 
 
-def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
+def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None, *,
                        kind: str = "ntk") -> Callable:
     """``(x1: (n1, d), x2: (n2, d)) -> (n1, n2)``: ``L1_x L2_x' k(x, x')``, jit-compatible;
     over several fields ``sum_f L1^f_x L2^f_x' k(x, x')`` (zero when the operators share no
@@ -131,7 +132,7 @@ _PER_ORDER_MAX_TILES = 4
 @functools.lru_cache(maxsize=256)
 def _compiled(net: Network, op1: Operator, op2: Operator, kind: str, n_devices: int):
     """One graph for the pair of operators (:func:`operator_kernel_fn`)."""
-    fn = operator_kernel_fn(net, op1, op2, kind)
+    fn = operator_kernel_fn(net, op1, op2, kind=kind)
     return jax.pmap(fn) if n_devices > 1 else jax.jit(fn)
 
 
@@ -235,7 +236,7 @@ def _with_quadrature(net: Network, points: np.ndarray, order: int) -> tuple[Netw
     return net, info
 
 
-def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
+def plan_kernel(net: Network, blocks, blocks2=None, *, kind: str = "ntk",
                 batch_size: int | None = None, memory_limit: int | None = None
                 ) -> KernelPlan:
     """Validate the inputs of :func:`limiting_kernel` and plan its computation (see
@@ -261,7 +262,7 @@ def plan_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
                       ((min(tile, n1 * n2), _TILE_ARRAYS * net.pair_cost), 8)},
                  f"limiting_kernel over {n1} x {n2} points",
                  "Use fewer points, a smaller batch_size, or only the diagonal "
-                 "(theory.limiting_kernel_diagonal).", memory_limit)
+                 "(theory.limiting_kernel_diagonal).", limit=memory_limit)
     pairs = []
     for i, j in BlockKernel.computed_pairs(rows, cols):
         r, c = rows[i], cols[j]
@@ -362,11 +363,11 @@ def _fill_block(plan: KernelPlan, pair: PairPlan, out: np.ndarray, n_devices: in
 
 @functools.lru_cache(maxsize=256)
 def _compiled_diagonal(net: Network, op: Operator, kind: str):
-    fn = operator_kernel_fn(net, op, op, kind)
+    fn = operator_kernel_fn(net, op, op, kind=kind)
     return jax.jit(jax.vmap(lambda x: fn(x[None], x[None])[0, 0]))
 
 
-def limiting_kernel_diagonal(net: Network, operator: Operator, points, kind: str = "ntk", *,
+def limiting_kernel_diagonal(net: Network, operator: Operator, points, *, kind: str = "ntk",
                              batch_size: int = 2048) -> np.ndarray:
     """The diagonal ``L_x L_x' Θ(x_i, x_i)`` of one block of ``K*`` at ``points: (n, d)``,
     without the block: ``(n,)``, memory ``O(n)``. Evaluated ``batch_size`` points at a
@@ -386,7 +387,7 @@ def limiting_kernel_diagonal(net: Network, operator: Operator, points, kind: str
     return np.concatenate([np.asarray(fn(xp[i:i + b])) for i in range(0, len(xp), b)])[:len(x)]
 
 
-def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
+def limiting_kernel(net: Network, blocks, blocks2=None, *, kind: str = "ntk",
                     batch_size: int | None = None, progress: bool | None = None,
                     memory_limit: int | None = None) -> BlockKernel:
     """The infinite-width PINN kernel ``K*`` (``kind="ntk"``) or NNGP (``"nngp"``).
@@ -412,7 +413,7 @@ def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk", *,
     Everything decided before computing (validation, the quadrature degree, which blocks
     and tiles are computed) is one :func:`plan_kernel`, which also sets the progress total.
     """
-    plan = plan_kernel(net, blocks, blocks2, kind, batch_size=batch_size,
+    plan = plan_kernel(net, blocks, blocks2, kind=kind, batch_size=batch_size,
                        memory_limit=memory_limit)
     n_devices = jax.local_device_count()
     by_pair = {(p.row.name, p.col.name): p for p in plan.pairs}

@@ -41,7 +41,8 @@ import dataclasses
 import numpy as np
 import scipy.linalg as sla
 
-from ntk_pinn import Network, Operator, check_memory, memory_limit as _memory_limit
+from ntk_pinn import Network, Operator, memory_limit as _memory_limit
+from ntk_pinn.internal import check_memory
 
 from ._limiting import _check_kind, limiting_kernel, limiting_kernel_diagonal
 
@@ -328,7 +329,8 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
         parts["test covariance and cross kernels (full_cov=True)"] = ((2, m, m + n), 8)
     check_memory(parts, f"gp_posterior with {n} observations and {m} test points",
                  "Use fewer test points or observations, a smaller batch_size"
-                 + (", or full_cov=False (std only)." if full_cov else "."), memory_limit)
+                 + (", or full_cov=False (std only)." if full_cov else "."),
+                 limit=memory_limit)
     limit = _memory_limit(memory_limit)
     K = limiting_kernel(net, train, kind="nngp", memory_limit=limit,
                         progress=progress).matrix
@@ -352,7 +354,7 @@ def _predict(net, test_operator, x_test, train, y, K, factor, alpha, A_of, b, ki
     """The posterior of one test functional from the factorized train kernel."""
     n, m = len(y), len(x_test)
     test_of = lambda rows: {"test": (test_operator, x_test[rows])}  # noqa: E731
-    k_ss = limiting_kernel_diagonal(net, test_operator, x_test, "nngp")
+    k_ss = limiting_kernel_diagonal(net, test_operator, x_test, kind="nngp")
     mean, var, size, A_rows = np.empty(m), np.empty(m), np.abs(k_ss), []
     for start in range(0, m, b):
         rows = slice(start, min(start + b, m))

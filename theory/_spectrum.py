@@ -1,4 +1,5 @@
-"""Spectra of PINN kernels and Wang, Yu & Perdikaris' NTK-adaptive loss weights."""
+"""Spectra of PINN kernels (the adaptive weights from their traces are
+:func:`ntk_pinn.trace_weights`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from ntk_pinn import BlockKernel
 
-__all__ = ["Spectrum", "spectrum", "adaptive_weights"]
+__all__ = ["Spectrum", "spectrum"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +46,3 @@ def spectrum(kernel: BlockKernel) -> Spectrum:
         rates[name] = traces[name] / size
     return Spectrum(eig, traces, rates, max(rates.values()) / min(rates.values()))
 
-
-def adaptive_weights(kernel: BlockKernel) -> dict:
-    """``{block: tr(K) / tr(K_ii)}``: Wang et al.'s weights, from a limiting or empirical
-    square ``BlockKernel`` (``tr(K)`` is the sum of the diagonal blocks' traces)."""
-    _square(kernel)
-    return kernel.trace_weights()

@@ -18,7 +18,8 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ntk_pinn import BlockKernel, Network, Operator, kernel_blocks
+from ntk_pinn import BlockKernel, Network, Operator
+from ntk_pinn.internal import kernel_blocks
 
 __all__ = ["erf_kernel", "operator_kernel", "limiting_kernel"]
 
@@ -99,7 +100,7 @@ def operator_kernel(net: Network, op1: Operator, op2: Operator | None = None,
     return kernel
 
 
-def limiting_kernel(net: Network, blocks, blocks2=None, kind: str = "ntk"):
+def limiting_kernel(net: Network, blocks, blocks2=None, *, kind: str = "ntk"):
     """Same contract as :func:`theory.limiting_kernel`, from the sympy closed form."""
     rows, cols = kernel_blocks(blocks, blocks2)
 

@@ -51,7 +51,7 @@ LABELS = ("linear", "nonlinear")
 HESSIAN_METRICS = ("residual_hessian", "loss_hessian", "loss_gauss_newton", "loss_curvature")
 
 
-def plateau_status(slope: float, low: float, high: float, rate: float = -0.5) -> str:
+def plateau_status(slope: float, low: float, high: float, *, rate: float = -0.5) -> str:
     """Status of the claim "does not vanish like ``width^rate``": ``"holds"`` when the CI
     lies above ``rate``, ``"inconclusive"`` when it contains both ``rate`` and 0, else
     ``"fails"`` (the data are consistent with the linear decay)."""
@@ -152,7 +152,7 @@ class NonlinearStudy:
                 "holds": self.holds(),
                 "verdict": self.verdict()}
 
-    def rows(self) -> list:
+    def csv_rows(self) -> list:
         """CSV rows; a spread row's ``seed`` names its pair of seeds (``"0&1"``)."""
         out = []
         pairs = [f"{a}&{b}" for a, b in zip(self.seeds[0::2], self.seeds[1::2])]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import theory
-from ntk_pinn import BlockKernel, Network, Operator, problems, train
+from ntk_pinn import BlockKernel, Network, Operator, problems, trace_weights, train
 
 from . import _tables as tables
 from ._study import network_config
@@ -247,7 +247,7 @@ def spectrum_report(net: Network, problem: problems.Problem, *, n_residual: int 
                     n_boundary: int = 2, point_seed: int = 0) -> SpectrumReport:
     """Eigenvalues, traces and Wang et al.'s adaptive weights of ``problem``'s ``K*``."""
     K = theory.limiting_kernel(net, problem.blocks(n_residual, n_boundary, seed=point_seed))
-    return SpectrumReport(problem, K, theory.spectrum(K), theory.adaptive_weights(K))
+    return SpectrumReport(problem, K, theory.spectrum(K), trace_weights(K))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import platform
 
-__all__ = ["Claim", "Outcome", "Reproduction", "fmt", "machine"]
+__all__ = ["Claim", "Outcome", "Reproduction", "machine"]
 
 #: ``"paper"``: the paper's settings; ``"quick"``: every claim at reduced width/steps
 #: (minutes on 2 cores); ``"tiny"``: a smoke test of every code path in seconds (its

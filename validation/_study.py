@@ -147,7 +147,7 @@ def block_errors(K_emp, K_star, pairs) -> dict:
                               / block_scale(K_star, a, b)) for a, b in pairs}
 
 
-def fit_slope(widths, errors: np.ndarray, level: float = 0.95, *,
+def fit_slope(widths, errors: np.ndarray, *, level: float = 0.95,
               paired: bool = False) -> tuple[float, float, float]:
     """Slope of ``log(errors)`` (``(n_widths, n_seeds)``) on ``log(widths)`` with a
     ``level`` confidence interval (Student t on the regression's standard error).
@@ -207,7 +207,7 @@ def overall(statuses) -> str:
     return "holds" if values == {"holds"} else "fails" if "fails" in values else "inconclusive"
 
 
-def slope_verdict(claim: str, slopes: dict, expected: float = -0.5, *,
+def slope_verdict(claim: str, slopes: dict, *, expected: float = -0.5,
                   status_fn=slope_status) -> str:
     """One line: the overall status of ``claim`` and each pair's slope, CI and status
     (``status_fn(slopes, expected)``: :func:`slope_status` for a rate, :func:`bound_status`

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["geometric_mean", "key_name", "slope_table", "slopes_json", "trend", "versions"]
+__all__ = []  # internal: shared by the studies' reports
 
 
 def versions() -> dict:

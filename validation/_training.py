@@ -156,7 +156,7 @@ class TrainingStudy:
                 "band_gaps": {b: g.tolist() for b, g in self.band_gaps().items()},
                 "verdict": self.verdict()}
 
-    def rows(self) -> list:
+    def csv_rows(self) -> list:
         return [{"block": "/".join(p), "width": w, "seed": s, "step": int(step),
                  "drift": float(d[i, j, k]), "loss": float(self.loss[i, j, k]),
                  "predicted_loss": float(self.predicted_loss[i, j, k])}

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 import theory
-from ntk_pinn import Network, as_blocks, empirical_kernel
+from ntk_pinn import Network, empirical_kernel
+from ntk_pinn.internal import as_blocks
 
 from . import _tables as tables
 from ._study import (block_errors, block_pairs, blocks_config, check_grid, fit_slope,
@@ -52,7 +53,8 @@ class WidthStudy:
         return all(s == "holds" for s in self.status(expected).values())
 
     def verdict(self, expected: float = -0.5) -> str:
-        return slope_verdict(f"width^({expected:g}) convergence", self.slopes, expected)
+        return slope_verdict(f"width^({expected:g}) convergence", self.slopes,
+                             expected=expected)
 
     @property
     def title(self) -> str:
@@ -65,7 +67,7 @@ class WidthStudy:
                 "slopes": tables.slopes_json(self.slopes), "holds": self.holds(),
                 "verdict": self.verdict()}
 
-    def rows(self) -> list:
+    def csv_rows(self) -> list:
         return [{"block": "/".join(p), "width": w, "seed": s, "relative_error": float(e[i, j])}
                 for p, e in self.errors.items() for i, w in enumerate(self.widths)
                 for j, s in enumerate(self.seeds)]

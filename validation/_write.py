@@ -6,7 +6,7 @@ Every result (studies, reports, reproductions) describes its files the same way 
 :func:`save` writes them; every ``ntk-pinn`` command ends in that call:
 
 - ``to_json()`` -> ``{json_name}`` (default ``results.json``),
-- ``rows()`` (optional) -> ``results.csv``,
+- ``csv_rows()`` (optional) -> ``results.csv``,
 - ``markdown()`` (optional) -> ``{markdown_name}`` (default ``report.md``),
 - ``arrays()`` (optional) -> ``{name: {array name: array}}``, one ``name.npz`` each,
 - ``figures()`` (optional) -> ``{file name: () -> matplotlib Figure}``, one PNG each.
@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["jsonable", "save", "write_csv", "write_figure", "write_json", "write_npz",
-           "write_text"]
+__all__ = ["save"]
 
 
 def _atomic(path, write) -> Path:
@@ -112,8 +111,8 @@ def save(result, out) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [write_json(out / getattr(result, "json_name", "results.json"),
                           result.to_json())]
-    if hasattr(result, "rows"):
-        written.append(write_csv(out / "results.csv", result.rows()))
+    if hasattr(result, "csv_rows"):
+        written.append(write_csv(out / "results.csv", result.csv_rows()))
     if hasattr(result, "markdown"):
         written.append(write_text(out / getattr(result, "markdown_name", "report.md"),
                                   result.markdown()))

@@ -302,7 +302,7 @@ def _net(args, *, problem=None, width=None, depth=None, W_std=None):
     import ntk_pinn
 
     return ntk_pinn.mlp(width or getattr(args, "width", 1), depth or args.depth,
-                        args.activation, W_std or args.W_std, args.b_std,
+                        args.activation, W_std=W_std or args.W_std, b_std=args.b_std,
                         outputs=len(problem.fields) if problem is not None else 1)
 
 
@@ -324,8 +324,8 @@ def _kernel(args):
     op = ntk_pinn.Operator(args.operator, variables=args.variables, fields=args.fields)
     bop = ntk_pinn.Operator(args.boundary_operator, variables=args.variables,
                             fields=args.fields)
-    net = ntk_pinn.mlp(args.width, args.depth, args.activation, args.W_std, args.b_std,
-                       outputs=op.n_fields)
+    net = ntk_pinn.mlp(args.width, args.depth, args.activation, W_std=args.W_std,
+                       b_std=args.b_std, outputs=op.n_fields)
     return kernel_report(net, op, bop, n=args.n, n_boundary=args.n_boundary, low=args.low,
                          high=args.high, seed=args.seed, kind=args.kind)
 

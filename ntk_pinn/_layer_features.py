@@ -1,4 +1,5 @@
-"""Fast empirical PINN NTK of ``mlp`` networks, without forming any Jacobian.
+"""Per-layer features of the empirical PINN NTK of ``mlp`` networks (the default
+``method="fast"`` of :func:`ntk_pinn.empirical_kernel`), without forming any Jacobian.
 
 For a dense layer ``z = (W_std / sqrt(n_in)) h W + b_std b`` (NTK parameterization;
 ``h W + b`` in the standard one: ``DenseLayer.weight_scale`` and ``bias_scale``) the
