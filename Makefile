@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 OLDEST := .venv-oldest
 DEMO   ?= demo_out
 
-.PHONY: demo test test-oldest test-slow bench venv venv-oldest clean
+.PHONY: demo test test-oldest test-slow bench docs venv venv-oldest clean
 
 venv: $(STAMP)
 
@@ -48,8 +48,20 @@ test-oldest: venv-oldest
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+# The documentation site: mkdocs (Material) + mkdocstrings, in a venv of its own (the API
+# pages are read from the sources by static analysis; no jax needed). Output: site/.
+DOCS_VENV := .venv-docs
+$(DOCS_VENV)/.installed-stamp: docs/requirements.txt
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: $(DOCS_VENV)/.installed-stamp
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_kstar.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) $(DEMO) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(OLDEST) $(DOCS_VENV) $(DEMO) site .pytest_cache *.egg-info

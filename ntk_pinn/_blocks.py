@@ -33,7 +33,8 @@ BlocksLike = Union[Sequence, Mapping]
 
 
 def as_blocks(blocks: BlocksLike, what: str = "blocks") -> tuple[Block, ...]:
-    """Normalize a sequence of ``(operator, points)`` or a mapping ``name -> (op, pts)``."""
+    """Normalize a sequence of ``(operator, points)`` or a mapping ``name -> (op, pts)``;
+    the ``(operator, points, values)`` triples of ``Problem.data`` are taken as they are."""
     if isinstance(blocks, Mapping):
         items = [(str(k), v) for k, v in blocks.items()]
     elif isinstance(blocks, (list, tuple)):
@@ -47,11 +48,13 @@ def as_blocks(blocks: BlocksLike, what: str = "blocks") -> tuple[Block, ...]:
         raise ValueError(f"{what} is empty: give at least one (operator, points) pair.")
     out = []
     for name, entry in items:
-        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+        # (operator, points), or Problem.data's (operator, points, values): values unused
+        if not (isinstance(entry, (tuple, list)) and len(entry) in (2, 3)):
             raise ValueError(
-                f"{what}[{name!r}] must be an (operator, points) pair, got {entry!r:.80}."
+                f"{what}[{name!r}] must be an (operator, points) pair (or an (operator, "
+                f"points, values) triple), got {entry!r:.80}."
             )
-        op, points = entry
+        op, points = entry[:2]
         if not isinstance(op, Operator):
             raise ValueError(
                 f"{what}[{name!r}]: the operator must be an ntk_pinn.Operator, got "

@@ -20,7 +20,12 @@ __all__ = ["empirical_kernel", "empirical_traces", "residual_fn", "residual_vect
 
 def residual_fn(net: Network, op: Operator):
     """``r(params, x: (d,)) -> ()``: the operator applied to the network ``u(.; params)``
-    (over several fields, to its outputs ``(u_0, ..., u_(F-1))``)."""
+    (over several fields, to its outputs ``(u_0, ..., u_(F-1))``).
+
+    Args:
+      net: the network (``F = net.outputs`` fields).
+      op: the operator over the network's fields (linear or not).
+    """
     net.check_fields(op)
     pick = (lambda out: out[0]) if net.outputs == 1 else (lambda out: out)
 
@@ -35,6 +40,10 @@ def residual_vector_fn(net: Network, data: dict):
     the points of every block, stacked in ``data`` order (scales default to 1).
 
     ``data``: ``{name: (operator, points (n_b, d), targets (n_b,))}`` (``Problem.data``).
+
+    Args:
+      net: the network.
+      data: ``{name: (operator, points (n_b, d), targets (n_b,))}`` (``Problem.data``).
     """
     fns = [jax.vmap(residual_fn(net, op), (None, 0)) for op, _, _ in data.values()]
     targets = [(jnp.asarray(x), jnp.asarray(g)) for _, x, g in data.values()]
@@ -101,6 +110,17 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
 
     The memory it needs is estimated first and a kernel that would exceed
     ``ntk_pinn.memory_limit(memory_limit)`` is refused (ValueError) before any work.
+
+    Args:
+      net: the network (``ntk_pinn.mlp``).
+      params: its parameters (``net.init``), a pytree.
+      blocks: ``{name: (operator, points (n_i, d))}`` or a sequence of pairs: the rows.
+      blocks2: the columns (default: ``blocks``, a square kernel).
+      method: ``"fast"`` or ``"generic"``.
+      memory_limit: bytes the kernel may plan to use (default :func:`memory_limit`).
+
+    Returns:
+      :class:`BlockKernel` of shape ``(Σ n_i, Σ m_j)``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
@@ -143,6 +163,14 @@ def empirical_traces(net: Network, params, blocks) -> dict:
     (:func:`ntk_pinn.trace_weights`); equals ``empirical_kernel(...).block(b, b)``'s trace.
 
     ``blocks``: as for :func:`empirical_kernel` (one set). Parameters are used in float64.
+
+    Args:
+      net: the network.
+      params: its parameters (a pytree).
+      blocks: ``{name: (operator, points (n_b, d))}``.
+
+    Returns:
+      ``{name: float}``.
     """
     rows, _ = kernel_blocks(blocks)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)

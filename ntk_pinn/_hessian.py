@@ -30,7 +30,13 @@ __all__ = ["hvp", "power_iteration", "residual_hessian_norms", "LossHessianNorms
 
 
 def hvp(f, params, v):
-    """``∇²f(params) · v`` for scalar ``f``; ``params`` and ``v`` are pytrees alike."""
+    """``∇²f(params) · v`` for scalar ``f``; ``params`` and ``v`` are pytrees alike.
+
+    Args:
+      f: a scalar function of ``params``.
+      params: the point, a pytree.
+      v: the direction, a pytree like ``params``.
+    """
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
@@ -41,6 +47,12 @@ def power_iteration(matvec, v0: jnp.ndarray, *, iters: int = 100, rtol: float = 
     Iterates ``v <- A v / ‖A v‖``; ``‖A v‖`` increases to ``max |λ(A)|`` (indefinite ``A``
     allowed). Stops when two successive estimates agree to ``rtol`` or after ``iters``.
     jit/vmap-friendly (``lax.while_loop``).
+
+    Args:
+      matvec: ``(n,) -> (n,)``, a symmetric linear map.
+      v0: ``(n,)`` the start vector (nonzero).
+      iters: at most this many iterations.
+      rtol: relative agreement of two successive estimates that stops it.
     """
     def body(state):
         v, est, _, k = state
@@ -80,7 +92,17 @@ def residual_hessian_norms(net: Network, params, operator: Operator, points, *,
                            key: jax.Array | None = None, iters: int = 200,
                            rtol: float = 1e-6) -> np.ndarray:
     """``(P,)``: ``‖∇²_θ L[u](x_p)‖₂`` at each of ``points: (P, d)``, by power iteration on
-    Hessian-vector products (see :func:`power_iteration` for ``iters``/``rtol``)."""
+    Hessian-vector products (see :func:`power_iteration` for ``iters``/``rtol``).
+
+    Args:
+      net: the network.
+      params: its parameters (a pytree).
+      operator: the residual operator ``L``.
+      points: ``(P, d)``.
+      key: the random start vectors (default ``PRNGKey(0)``).
+      iters: at most this many power iterations per point.
+      rtol: their stopping tolerance.
+    """
     x = operator.check_points(points, "points")
     net.check_differentiable(operator)
     flat = ravel_pytree(params)[0]
@@ -106,6 +128,14 @@ def loss_hessian_norms(net: Network, params, data, *, key: jax.Array | None = No
     parts (see :class:`LossHessianNorms`), by power iteration on matrix-free products.
 
     ``data``: ``{name: (operator, points (n, d), targets (n,))}`` (``Problem.data``).
+
+    Args:
+      net: the network.
+      params: its parameters (a pytree).
+      data: ``{name: (operator, points (n, d), targets (n,))}`` (``Problem.data``).
+      key: the random start of the power iterations (default ``PRNGKey(0)``).
+      iters: at most this many iterations each.
+      rtol: stop when two successive estimates agree to this.
     """
     ops, xs, gs = [], [], []
     for name, (op, x, g) in data.items():

@@ -49,7 +49,11 @@ def _parse(text: str) -> int:
 
 def memory_limit(override: int | None = None) -> int:
     """Bytes a computation may plan to allocate: ``override``, else
-    ``NTK_PINN_MEMORY_LIMIT``, else ``FRACTION`` of :func:`available_memory`."""
+    ``NTK_PINN_MEMORY_LIMIT``, else ``FRACTION`` of :func:`available_memory`.
+
+    Args:
+      override: bytes, taken as they are when given.
+    """
     if override is not None:
         if not isinstance(override, (int, float)) or override <= 0:
             raise ValueError(f"memory_limit must be a positive number of bytes, got "

@@ -494,7 +494,26 @@ def mlp(width: int, depth: int, activation="erf", *, W_std: float = 1.0,
         input_mean=0.0, input_std=1.0, parameterization: str = "ntk",
         initialization: str = "gaussian", outputs: int = 1) -> Network:
     """A ``depth``-hidden-layer MLP of the given ``width`` with ``outputs`` outputs (one per
-    field of a system; see :class:`Network`)."""
+    field of a system; see :class:`Network`).
+
+    Args:
+      width: hidden units per layer (the limiting kernels do not depend on it in the NTK
+        parameterization).
+      depth: hidden layers.
+      activation: a name (``ntk_pinn.ACTIVATIONS``) or a smooth callable ``R -> R``.
+      W_std: weight standard deviation.
+      b_std: bias standard deviation.
+      quadrature_degree: mixture nodes / quadrature degree of ``tanh``-like and callable
+        activations (default: chosen from an error estimate).
+      input_mean: subtracted from the inputs (a number or one per coordinate).
+      input_std: the inputs are divided by it (a number or one per coordinate).
+      parameterization: ``"ntk"`` or ``"standard"``.
+      initialization: ``"gaussian"`` or ``"glorot_normal"`` (no infinite-width limit).
+      outputs: network outputs, one per field of a system.
+
+    Returns:
+      :class:`Network`.
+    """
     return Network(width=width, depth=depth, activation=activation, W_std=W_std, b_std=b_std,
                    quadrature_degree=quadrature_degree, input_mean=input_mean,
                    input_std=input_std, parameterization=parameterization,

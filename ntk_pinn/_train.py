@@ -182,9 +182,10 @@ def _error_fn(net: Network, problem, grid: int):
 
 
 def _check(*, steps, optimizer, lr, damping, dtype, points: Points, adaptive,
-           names: list) -> tuple:
+           record: Record, weights, names: list) -> tuple:
     """Validate the options against each other and the problem's blocks; return the batch
-    sizes and the kernel-point sizes (``{block: n}`` or None each)."""
+    sizes and the kernel-point sizes (``{block: n}`` or None each), the steps between
+    records, the weight groups and the fixed weights."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
     if dtype not in DTYPES:
@@ -199,7 +200,133 @@ def _check(*, steps, optimizer, lr, damping, dtype, points: Points, adaptive,
     batch = per_block("batch_size", points.batch_size, names)
     kernel = None if adaptive is None else per_block("kernel_size", adaptive.kernel_size,
                                                        names)
-    return batch, kernel
+    groups = check_groups(None if adaptive is None else adaptive.groups, names)
+    return batch, kernel, record.interval(steps), groups, _initial_weights(weights, names)
+
+
+def _stepper(net: Network, problem, data: dict, *, optimizer: str, lr, damping: float,
+             cast, batch: dict | None, point_seed: int):
+    """``(init, advance)``: the optimizer's ``init(params)`` and ``advance(state, n)``, which
+    takes ``n`` steps (on the fixed points, or on fresh batches by step)."""
+    import jax.numpy as jnp
+
+    names = list(data)
+    if optimizer == "lm":
+        advance_lm = levenberg_marquardt(net, data)
+
+        def advance(state: TrainState, n: int) -> TrainState:
+            params, mu = advance_lm(state.params, state.optimizer_state, state.weights, n)
+            return state._replace(step=state.step + n, params=params, optimizer_state=mu)
+
+        return (lambda params: float(damping)), advance
+    ops = [op for op, _, _ in data.values()]
+    init, run_fixed, run_batches = _first_order(net, ops, optimizer, lr)
+    fixed_xs = cast(tuple(jnp.asarray(x) for _, x, _ in data.values()))
+    fixed_gs = cast(tuple(jnp.asarray(g) for _, _, g in data.values()))
+
+    def advance(state: TrainState, n: int) -> TrainState:
+        lam = cast(jnp.asarray([state.weights[k] for k in names]))
+        if batch is None:
+            params, opt_state = run_fixed(state.params, state.optimizer_state, lam, fixed_xs,
+                                          fixed_gs, n)
+        else:
+            xs, gs = _batches(problem, batch, point_seed, state.step, n, names)
+            params, opt_state = run_batches(state.params, state.optimizer_state, lam,
+                                            cast(xs), cast(gs))
+        return state._replace(step=state.step + n, params=params, optimizer_state=opt_state)
+
+    return init, advance
+
+
+def _adapter(net: Network, problem, data: dict, *, adaptive: Adaptive, groups: dict,
+             fixed: dict, sizes: dict | None, point_seed: int, restart):
+    """``adapt(state)``: Wang et al.'s weights from the current network's NTK traces on the
+    kernel points: the fixed training points when no size is set (a full-batch run), else
+    a draw of ``sizes``: once (seed ``(point_seed, 0, 2)``), or afresh at every update
+    (seed ``(point_seed, step, 1)``). ``restart(params)``: the optimizer state after the
+    weights change (L-BFGS restarts its memory), or None to keep it."""
+    names = list(data)
+    group_of = {n: g for g, members in groups.items() for n in members}
+
+    def adapt(state: TrainState) -> TrainState:
+        seed = (point_seed, state.step, 1) if adaptive.resample else (point_seed, 0, 2)
+        at = data if sizes is None else problem.draw(sizes, seed)
+        traces = empirical_traces(net, state.params, {k: (data[k][0], at[k][1]) for k in names})
+        lam = trace_weights(traces, groups)
+        return state._replace(
+            weights={k: fixed[k] * lam[group_of[k]] for k in names},
+            optimizer_state=state.optimizer_state if restart is None else restart(state.params))
+
+    return adapt
+
+
+def _recorder(net: Network, problem, data: dict, record: Record):
+    """``record_at(state) -> (step, error, mean squares (n_blocks,), weights, monitored)``,
+    the losses on the fixed points in float64."""
+    import jax
+    import jax.numpy as jnp
+
+    xs = tuple(jnp.asarray(x) for _, x, _ in data.values())
+    gs = tuple(jnp.asarray(g) for _, _, g in data.values())
+    mean_squares_at = _mean_squares_fn(net, [op for op, _, _ in data.values()])
+    mean_squares = jax.jit(lambda p: mean_squares_at(p, xs, gs))
+    error = _error_fn(net, problem, record.grid)
+
+    def record_at(state: TrainState) -> tuple:
+        return (state.step, error(state.params),
+                np.asarray(mean_squares(state.params), np.float64), dict(state.weights),
+                None if record.monitor is None else record.monitor(state.params))
+
+    return record_at
+
+
+def _identity(net: Network, problem, *, optimizer, lr, adaptive, kernel_sizes, fixed, groups,
+              points: Points, batch, seed, record_every, record: Record, damping, dtype,
+              params) -> dict:
+    """What determines a run (a checkpoint of another run is refused), as plain JSON."""
+    return _checkpoint.plain(dict(
+        network=_checkpoint.network_description(net), problem=problem.name,
+        optimizer=optimizer, lr=lr if not callable(lr) else
+        "optax schedule (identified by its values)", adaptive=adaptive is not None,
+        **({} if adaptive is None else dict(
+            update_every=adaptive.every, kernel_size=kernel_sizes,
+            kernel_resample=adaptive.resample)),
+        weights=fixed, groups=groups, n_residual=points.n_residual,
+        n_boundary=points.n_boundary, batch_size=batch, point_seed=points.seed, seed=seed,
+        record_every=record_every, grid=record.grid, damping=damping, dtype=dtype,
+        params=None if params is None else _checkpoint.digest(params),
+        monitor=None if record.monitor is None else getattr(
+            record.monitor, "__qualname__", type(record.monitor).__name__)))
+
+
+def _schedule_extra(lr, step: int) -> dict:
+    """A schedule's identity at a checkpoint of ``step`` steps: its values so far."""
+    return {"schedule": _checkpoint.schedule_digest(lr, step)} if callable(lr) else {}
+
+
+def _begin(checkpoint, *, config: dict, steps: int, start, init, lr, fixed: dict,
+           record_at) -> tuple:
+    """``(state, records, seconds)``: from the checkpoint of this run when there is one
+    (another run's is refused), else the first record at step 0."""
+    if checkpoint is not None and checkpoint.path.exists():
+        *state, records, seconds = _checkpoint.load(
+            checkpoint.path, config=config, steps=steps, params_template=start,
+            optimizer_template=init(start), check_extra=lambda extra, step: None if
+            extra == _schedule_extra(lr, step) else "lr: the optax schedule's values over "
+            f"the checkpoint's {step} steps differ from this run's")
+        return TrainState(*state), records, seconds
+    state = TrainState(0, start, init(start), fixed)
+    return state, [record_at(state)], 0.0
+
+
+def _result(records: list, names: list, state: TrainState, seconds: float,
+            resumed_from: int, monitor) -> TrainResult:
+    steps_, errors, losses, weights_, monitored = zip(*records)
+    return TrainResult(np.array(steps_),
+                       {n: np.array([t[i] for t in losses]) for i, n in enumerate(names)},
+                       {n: np.array([w[n] for w in weights_]) for n in names},
+                       np.array(errors), state.params, seconds, resumed_from,
+                       monitored if monitor is not None else ())
 
 
 def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
@@ -213,11 +340,9 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
       net: the network (``ntk_pinn.mlp``), one output per field of the problem.
       problem: a :class:`ntk_pinn.problems.Problem`.
       steps: optimizer steps.
-      optimizer: ``"adam"``, ``"gd"`` (learning rate ``lr``), ``"lbfgs"`` (optax L-BFGS
-        with its zoom line search; ``lr`` unused) or ``"lm"`` (Levenberg–Marquardt,
-        initial relative ``damping``; one step = one accepted or rejected trial).
-      lr: a number or an optax schedule, e.g. ``optax.exponential_decay(1e-3, 1000, 0.9)``
-        (Wang et al.'s wave run: × 0.9 every 1 000 steps, smoothly).
+      optimizer: ``"adam"``, ``"gd"``, ``"lbfgs"`` (optax, with its zoom line search) or
+        ``"lm"`` (Levenberg–Marquardt; a step is one accepted or rejected trial).
+      lr: a number or an optax schedule (``optax.exponential_decay(1e-3, 1000, 0.9)``).
       damping: Levenberg–Marquardt's initial relative damping.
       dtype: ``"float64"`` or ``"float32"`` (the papers trained in float32) for the
         parameters, points and optimizer; kernels for the weights are float64.
@@ -227,154 +352,60 @@ def train(net: Network, problem, *, steps: int = 1000, optimizer: str = "adam",
       adaptive: ``True`` or :class:`Adaptive` (``every``, ``groups``, ``kernel_size``,
         ``resample``): NTK-adaptive weights. L-BFGS restarts its memory when the weights
         change (a new objective).
-      points: :class:`Points`: the fixed points (``n_residual``, ``n_boundary``,
-        ``seed``) and fresh batches (``batch_size``).
-      record: :class:`Record`: how often (default about ten records), the error grid, a
-        monitor.
-      checkpoint: a file path or :class:`Checkpoint` (``path``, ``every``): saved
-        there, resumed from there by a run with the same settings.
+      points: :class:`Points`: the fixed points and fresh batches.
+      record: :class:`Record`: how often (about ten records), the error grid, a monitor.
+      checkpoint: a file path or :class:`Checkpoint`: saved, and resumed from.
       progress: a progress bar over the steps.
 
     Returns:
       :class:`TrainResult`.
     """
     import jax
-    import jax.numpy as jnp
+    from tqdm.auto import tqdm
 
     adaptive = as_option(adaptive, Adaptive, "adaptive")
     checkpoint = as_option(checkpoint, Checkpoint, "checkpoint")
     data = problem.data(points.n_residual, points.n_boundary, seed=points.seed)
     names = list(data)
-    batch, kernel_sizes = _check(steps=steps, optimizer=optimizer, lr=lr, damping=damping,
-                                 dtype=dtype, points=points, adaptive=adaptive, names=names)
-    record_every = record.interval(steps)
-    groups = check_groups(None if adaptive is None else adaptive.groups, names)
-    fixed = _initial_weights(weights, names)
+    batch, kernel_sizes, record_every, groups, fixed = _check(
+        steps=steps, optimizer=optimizer, lr=lr, damping=damping, dtype=dtype, points=points,
+        adaptive=adaptive, record=record, weights=weights, names=names)
     cast = _casting(dtype)
-    ops = [op for op, _, _ in data.values()]
-    record_xs = tuple(jnp.asarray(x) for _, x, _ in data.values())
-    record_gs = tuple(jnp.asarray(g) for _, _, g in data.values())
-    fixed_xs, fixed_gs = cast(record_xs), cast(record_gs)
-    if optimizer == "lm":
-        init, advance_lm = (lambda params: float(damping)), levenberg_marquardt(net, data)
-    else:
-        init, run_fixed, run_batches = _first_order(net, ops, optimizer, lr)
-    mean_squares_at = _mean_squares_fn(net, ops)
-    mean_squares = jax.jit(lambda p: mean_squares_at(p, record_xs, record_gs))
-    error = _error_fn(net, problem, record.grid)
-
-    def advance(state: TrainState, n: int) -> TrainState:
-        if optimizer == "lm":
-            params, mu = advance_lm(state.params, state.optimizer_state, state.weights, n)
-            return state._replace(step=state.step + n, params=params, optimizer_state=mu)
-        lam = cast(jnp.asarray([state.weights[k] for k in names]))
-        if batch is None:
-            params, opt_state = run_fixed(state.params, state.optimizer_state, lam, fixed_xs,
-                                          fixed_gs, n)
-        else:
-            xs, gs = _batches(problem, batch, points.seed, state.step, n, names)
-            params, opt_state = run_batches(state.params, state.optimizer_state, lam,
-                                            cast(xs), cast(gs))
-        return state._replace(step=state.step + n, params=params, optimizer_state=opt_state)
-
-    # The NTK points of a weight update: the fixed training points when no size is set
-    # (a full-batch run), else a draw of those sizes: once (seed (point_seed, 0, 2)), or
-    # afresh at every update (seed (point_seed, step, 1)).
-    kernel_sizes = kernel_sizes or batch
-
-    def kernel_points(step: int) -> dict:
-        if kernel_sizes is None:
-            return data
-        resample = adaptive.resample
-        return problem.draw(kernel_sizes, (points.seed, step, 1) if resample else
-                            (points.seed, 0, 2))
-
-    group_of = {n: g for g, members in groups.items() for n in members}
-
-    def adapt(state: TrainState) -> TrainState:
-        at = kernel_points(state.step)
-        traces = empirical_traces(net, state.params, {k: (data[k][0], at[k][1]) for k in names})
-        lam = trace_weights(traces, groups)
-        new = {k: fixed[k] * lam[group_of[k]] for k in names}
-        opt_state = init(state.params) if optimizer == "lbfgs" else state.optimizer_state
-        return state._replace(weights=new, optimizer_state=opt_state)
-
-    def record_at(state: TrainState) -> tuple:
-        return (state.step, error(state.params), np.asarray(mean_squares(state.params), np.float64),
-                dict(state.weights),
-                None if record.monitor is None else record.monitor(state.params))
-
-    lr_id = (lr if not callable(lr) else "optax schedule (identified by its values)")
-    config = _checkpoint.plain(dict(
-        network=_checkpoint.network_description(net), problem=problem.name,
-        optimizer=optimizer, lr=lr_id, adaptive=adaptive is not None,
-        **({} if adaptive is None else dict(
-            update_every=adaptive.every, kernel_size=kernel_sizes if adaptive.kernel_size
-            is not None else None, kernel_resample=adaptive.resample)),
-        weights=fixed, groups=groups, n_residual=points.n_residual,
-        n_boundary=points.n_boundary, batch_size=batch, point_seed=points.seed, seed=seed,
-        record_every=record_every, grid=record.grid, damping=damping, dtype=dtype,
-        params=None if params is None else _checkpoint.digest(params),
-        monitor=None if record.monitor is None else getattr(
-            record.monitor, "__qualname__", type(record.monitor).__name__)))
-
-    def schedule_check(extra: dict, step: int):
-        if not callable(lr):
-            return None
-        if extra.get("schedule") != _checkpoint.schedule_digest(lr, step):
-            return (f"lr: the optax schedule's values over the checkpoint's {step} steps "
-                    "differ from this run's")
-        return None
-
-    start = net.init(jax.random.PRNGKey(seed), len(problem.variables)) if params is None \
-        else params
-    start = cast(start)
-    if checkpoint is not None and checkpoint.path.exists():
-        step0, p, o, w, records, seconds = _checkpoint.load(
-            checkpoint.path, config=config, steps=steps, params_template=start,
-            optimizer_template=init(start), check_extra=schedule_check)
-        state = TrainState(step0, p, o, w)
-    else:
-        state = TrainState(0, start, init(start), fixed)
-        records, seconds = [record_at(state)], 0.0
+    init, advance = _stepper(net, problem, data, optimizer=optimizer, lr=lr, damping=damping,
+                             cast=cast, batch=batch, point_seed=points.seed)
+    adapt = None if adaptive is None else _adapter(
+        net, problem, data, adaptive=adaptive, groups=groups, fixed=fixed,
+        sizes=kernel_sizes or batch, point_seed=points.seed,
+        restart=init if optimizer == "lbfgs" else None)
+    record_at = _recorder(net, problem, data, record)
+    config = _identity(net, problem, optimizer=optimizer, lr=lr, adaptive=adaptive,
+                       kernel_sizes=kernel_sizes, fixed=fixed, groups=groups, points=points,
+                       batch=batch, seed=seed, record_every=record_every, record=record,
+                       damping=damping, dtype=dtype, params=params)
+    start = cast(net.init(jax.random.PRNGKey(seed), len(problem.variables))
+                 if params is None else params)
+    state, records, seconds = _begin(checkpoint, config=config, steps=steps, start=start,
+                                     init=init, lr=lr, fixed=fixed, record_at=record_at)
     resumed_from = state.step
-
-    def save(state: TrainState, elapsed: float) -> None:
-        extra = {"schedule": _checkpoint.schedule_digest(lr, state.step)} if callable(lr) \
-            else {}
-        _checkpoint.save(checkpoint.path, config=config, step=state.step,
-                         params=state.params, optimizer_state=state.optimizer_state,
-                         weights=state.weights, records=records, seconds=elapsed,
-                         extra=extra)
-
-    intervals = [record_every]
-    intervals += [] if adaptive is None else [adaptive.every]
     save_every = None if checkpoint is None else (checkpoint.every or record_every)
-    intervals += [] if save_every is None else [save_every]
-
-    from tqdm.auto import tqdm
-
+    intervals = [k for k in (record_every, adaptive and adaptive.every, save_every) if k]
     t0 = time.perf_counter()
     with tqdm(total=steps, initial=state.step, disable=not progress, desc="train",
               unit="step") as bar:
         while state.step < steps:
-            if adaptive is not None and state.step % adaptive.every == 0:
+            if adapt is not None and state.step % adaptive.every == 0:
                 state = adapt(state)
             # to the next event: a weight update, a record, a checkpoint, or the end
             n = min([steps] + [k * (state.step // k + 1) for k in intervals]) - state.step
             state = advance(state, n)
-            # jax dispatches asynchronously: wait, so the bar counts finished steps
-            jax.block_until_ready(state.params)
+            jax.block_until_ready(state.params)    # the bar counts finished steps
             bar.update(n)
             if state.step % record_every == 0 or state.step == steps:
                 records.append(record_at(state))
-            if save_every is not None and (state.step % save_every == 0
-                                           or state.step == steps):
-                save(state, seconds + time.perf_counter() - t0)
-    seconds += time.perf_counter() - t0
-    steps_, errors, losses, weights_, monitored = zip(*records)
-    return TrainResult(np.array(steps_),
-                       {n: np.array([t[i] for t in losses]) for i, n in enumerate(names)},
-                       {n: np.array([w[n] for w in weights_]) for n in names},
-                       np.array(errors), state.params, seconds, resumed_from,
-                       monitored if record.monitor is not None else ())
+            if save_every and (state.step % save_every == 0 or state.step == steps):
+                _checkpoint.save(checkpoint.path, config=config, step=state.step,
+                                 params=state.params, optimizer_state=state.optimizer_state,
+                                 weights=state.weights, records=records, extra=_schedule_extra(
+                                     lr, state.step), seconds=seconds + time.perf_counter() - t0)
+    return _result(records, names, state, seconds + time.perf_counter() - t0, resumed_from,
+                   record.monitor)

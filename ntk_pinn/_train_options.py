@@ -50,9 +50,11 @@ class Points:
     """The points a run trains on.
 
     Args:
-      n_residual, n_boundary, seed: the fixed points ``problem.data(n_residual,
-        n_boundary, seed)``: the training points of a full-batch run, and where the
-        losses are recorded.
+      n_residual: collocation points per residual of the fixed points
+        ``problem.data(n_residual, n_boundary, seed)``: the training points of a
+        full-batch run, and where the losses are recorded.
+      n_boundary: points per boundary/initial constraint of the fixed points.
+      seed: the seed of the fixed points, and of fresh batches.
       batch_size: ``None`` (full batch), or an int / ``{block: n}``: a fresh batch from the
         problem's samplers every step, drawn by ``numpy.random.default_rng((seed, step))``
         so that a run is the same however it is cut into pieces (Adam and GD only).

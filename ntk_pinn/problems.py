@@ -154,6 +154,14 @@ def box_points(d: int, n: int, n_boundary: int | None = None, low: float = 0.0,
     to 2; another count draws end points at random). d >= 2: ``n`` uniform random interior
     points and ``n_boundary`` (default ``max(1, n // 4)``) uniform random points on the
     faces. The same ``seed`` gives the same points.
+
+    Args:
+      d: the dimension.
+      n: interior points.
+      n_boundary: boundary points.
+      low: the lower end of the box.
+      high: the upper end of the box.
+      seed: the seed.
     """
     for label, value in (("d", d), ("n", n)):
         if not isinstance(value, (int, np.integer)) or value < 1:
@@ -213,7 +221,12 @@ def poisson_1d(a: float = 4.0, collocation: str = "uniform") -> Problem:
     """``u_xx = -(aπ)² sin(aπx)`` on [0, 1], ``u(0) = u(1) = 0``; ``a = 4`` as in Wang et al.
 
     ``collocation``: residual points drawn uniformly at random, or ``"linspace"``: ``n``
-    equispaced points on [0, 1], ends included (Wang et al.'s Poisson notebook)."""
+    equispaced points on [0, 1], ends included (Wang et al.'s Poisson notebook).
+
+    Args:
+      a: the frequency of the solution.
+      collocation: ``"uniform"`` or ``"linspace"``.
+    """
     if collocation not in COLLOCATIONS:
         raise ValueError(f"collocation must be one of {COLLOCATIONS}, got {collocation!r}.")
     k = a * np.pi
@@ -249,7 +262,11 @@ def poisson_2d() -> Problem:
 
 def heat_1d(nu: float = 0.1) -> Problem:
     """``u_t - nu u_xx = 0`` on (t, x) in [0, 1]², ``u = exp(-nu π² t) sin(πx)``: initial
-    condition at t = 0 and zero boundary values at x = 0, 1."""
+    condition at t = 0 and zero boundary values at x = 0, 1.
+
+    Args:
+      nu: the diffusivity.
+    """
     exact = lambda z: np.exp(-nu * np.pi ** 2 * z[:, 0]) * np.sin(np.pi * z[:, 1])  # noqa
     dom = ((0.0, 1.0), (0.0, 1.0))
     return Problem(
@@ -293,7 +310,12 @@ def nonlinear_poisson_1d(a: float = 1.0, c: float = -1.0) -> Problem:
 
     The default ``c = -1`` makes ``-u_xx + u³`` monotone, so the solution is unique; with
     ``c > 0`` the boundary-value problem has other solutions (LM and Adam do find one with
-    ``c = 1``, relative error ~4.9 against ``sin(πx)``)."""
+    ``c = 1``, relative error ~4.9 against ``sin(πx)``).
+
+    Args:
+      a: the frequency of the solution.
+      c: the coefficient of the cubic term.
+    """
     k = a * np.pi
     exact = lambda x: np.sin(k * x[:, 0])  # noqa: E731
     dom = ((0.0, 1.0),)
@@ -312,7 +334,11 @@ def convection_1d(beta: float = 1.0) -> Problem:
     """``u_t + β u_x = 0`` on (t, x) in [0, 1] x [0, 2π], ``u = sin(x - βt)``: the initial
     value ``sin x`` at t = 0 and the exact values at x = 0 and 2π (Krishnapriyan et al.'s
     convection problem, used by Bonfanti et al., with Dirichlet instead of periodic
-    boundary values: a constraint here is pointwise). Large ``β`` is where PINNs fail."""
+    boundary values: a constraint here is pointwise). Large ``β`` is where PINNs fail.
+
+    Args:
+      beta: the transport speed β.
+    """
     if not (isinstance(beta, (int, float)) and np.isfinite(beta)):
         raise ValueError(f"beta must be a finite number, got {beta!r}.")
     exact = lambda z: np.sin(z[:, 1] - beta * z[:, 0])  # noqa: E731
@@ -384,7 +410,12 @@ def elasticity_2d(lam: float = 1.0, mu: float = 0.5) -> Problem:
 
     with the exact solution ``u = cos(πx) sin(πy)``, ``v = sin(πx) cos(πy)`` (divergence
     ``-2π sin(πx) sin(πy)``, so λ matters): ``f = 2π² (λ + 2μ) (u, v)``. Displacement on
-    the boundary (``"u_bc"``, ``"v_bc"``)."""
+    the boundary (``"u_bc"``, ``"v_bc"``).
+
+    Args:
+      lam: the Lamé parameter λ.
+      mu: the shear modulus μ (positive; ``lam + mu > 0``).
+    """
     for label, value in (("lam", lam), ("mu", mu)):
         if not (isinstance(value, (int, float)) and np.isfinite(value)):
             raise ValueError(f"{label} must be a finite number, got {value!r}.")
@@ -429,7 +460,12 @@ PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_
 
 
 def get(name: str, **params) -> Problem:
-    """A problem by name, e.g. ``get("poisson_1d", a=1.0)``; defaults for omitted params."""
+    """A problem by name, e.g. ``get("poisson_1d", a=1.0)``; defaults for omitted params.
+
+    Args:
+      name: one of ``PROBLEMS``.
+      **params: the constructor's parameters.
+    """
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose one of {sorted(PROBLEMS)}.")
     try:

@@ -56,3 +56,51 @@ def test_neural_tangents_is_imported_in_one_module_only():
                  for path in (ROOT / folder).glob("*.py")
                  if pattern.search(path.read_text()) and path != ROOT / "ntk_pinn" / "nt.py"]
     assert offenders == []
+
+
+def test_every_public_function_documents_its_arguments():
+    # The API reference (mkdocstrings) is generated from these docstrings.
+    import inspect
+
+    from ntk_pinn import problems
+
+    missing = []
+    for pkg in [importlib.import_module(p) for p in PACKAGES] + [problems]:
+        for name in pkg.__all__:
+            obj = getattr(pkg, name)
+            if inspect.isfunction(obj) and inspect.signature(obj).parameters:
+                if "Args:" not in (inspect.getdoc(obj) or ""):
+                    missing.append(f"{pkg.__name__}.{name}")
+    assert missing == []
+
+
+def test_no_function_is_longer_than_80_lines():
+    import ast
+
+    long = []
+    for folder in PACKAGES + ("benchmarks",):
+        for path in (ROOT / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if node.end_lineno - node.lineno + 1 > 80:
+                        long.append(f"{folder}/{path.name}:{node.name}")
+    assert long == []
+
+
+def test_problem_data_is_taken_as_it_is_by_every_kernel_function():
+    # problem.data()'s (operator, points, values) triples, where blocks are expected.
+    import jax
+    import numpy as np
+
+    import theory
+    from ntk_pinn import empirical_kernel, empirical_traces, mlp, problems
+
+    problem = problems.poisson_1d(1.0)
+    data, blocks = problem.data(6, 2), problem.blocks(6, 2)
+    net = mlp(8, 1)
+    params = net.init(jax.random.PRNGKey(0), 1)
+    assert np.array_equal(theory.limiting_kernel(net, data).matrix,
+                          theory.limiting_kernel(net, blocks).matrix)
+    assert np.array_equal(empirical_kernel(net, params, data).matrix,
+                          empirical_kernel(net, params, blocks).matrix)
+    assert empirical_traces(net, params, data) == empirical_traces(net, params, blocks)

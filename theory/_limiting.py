@@ -68,7 +68,15 @@ def _check_pair(net: Network, op1: Operator, op2: Operator) -> None:
 
 def shared_fields(op1: Operator, op2: Operator) -> tuple[int, ...]:
     """The fields both operators have terms on: the only ones a block of ``K*`` sums over
-    (``Θ_fg = 0`` for ``f != g``)."""
+    (``Θ_fg = 0`` for ``f != g``).
+
+    Args:
+      op1: an operator over the fields of a system.
+      op2: another over the same fields.
+
+    Returns:
+      The indices of the shared fields, ascending.
+    """
     return tuple(f for f in op1.fields_used if f in op2.fields_used)
 
 
@@ -79,6 +87,12 @@ def operator_kernel_fn(net: Network, op1: Operator, op2: Operator | None = None,
     field).
 
     ``k`` is ``net.kernel_fn(., ., kind)``; ``op2`` defaults to ``op1``.
+
+    Args:
+      net: the network spec.
+      op1: the operator on the first argument.
+      op2: the operator on the second (default ``op1``).
+      kind: ``"ntk"`` or ``"nngp"``.
     """
     op2 = op1 if op2 is None else op2
     _check_kind(kind)
@@ -242,7 +256,16 @@ def plan_kernel(net: Network, blocks, blocks2=None, *, kind: str = "ntk",
     """Validate the inputs of :func:`limiting_kernel` and plan its computation (see
     :class:`KernelPlan`); nothing is compiled or evaluated. Refuses (ValueError) a kernel
     whose memory (the dense result and one tile's intermediates) would exceed
-    ``ntk_pinn.memory_limit(memory_limit)``."""
+    ``ntk_pinn.memory_limit(memory_limit)``.
+
+    Args:
+      net: the network spec.
+      blocks: the rows, ``{name: (operator, points (n_i, d))}`` or a sequence of pairs.
+      blocks2: the columns (default: ``blocks``).
+      kind: ``"ntk"`` or ``"nngp"``.
+      batch_size: rows per tile (default: chosen from the memory per entry).
+      memory_limit: bytes the kernel may plan to use.
+    """
     _check_kind(kind)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -371,7 +394,15 @@ def limiting_kernel_diagonal(net: Network, operator: Operator, points, *, kind: 
                              batch_size: int = 2048) -> np.ndarray:
     """The diagonal ``L_x L_x' Θ(x_i, x_i)`` of one block of ``K*`` at ``points: (n, d)``,
     without the block: ``(n,)``, memory ``O(n)``. Evaluated ``batch_size`` points at a
-    time (one compiled shape)."""
+    time (one compiled shape).
+
+    Args:
+      net: the network spec.
+      operator: a linear operator.
+      points: ``(n, d)``.
+      kind: ``"ntk"`` or ``"nngp"``.
+      batch_size: points per evaluation.
+    """
     _check_kind(kind)
     if not isinstance(operator, Operator):
         raise ValueError(f"operator must be an ntk_pinn.Operator, got "

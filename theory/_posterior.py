@@ -92,8 +92,15 @@ def stable_cholesky(K: np.ndarray, what: str = "kernel"):
     -1e-14 on a 288-row elasticity kernel), so whether 0 or 1e-15 factorizes, and what the
     solve then returns, was decided by the summation order of the BLAS (the elasticity
     posterior's error was 2.65e-6 single-threaded, 1.20e-5 on 2 threads). Above the floor
-    the regularized solve (with iterative refinement) no longer depends on round-off:
-    the same posterior gives 2.44e-6 on 1 and on 2 threads (jitter 6.4e-14). Raises ValueError if no jitter factorizes."""
+    the regularized solve (the data's weights refined) no longer depends on round-off:
+    the same posterior gives 2.44e-6 on 1 and on 2 threads (jitter 6.4e-14).
+
+    Raises ValueError if no jitter factorizes.
+
+    Args:
+      K: ``(n, n)`` symmetric positive semi-definite.
+      what: its name in error messages.
+    """
     d = np.sqrt(np.diag(K))
     if not np.all(np.isfinite(K)) or np.any(d <= 0):
         raise ValueError(f"the {what} has non-finite entries or a non-positive diagonal.")
@@ -123,15 +130,17 @@ class _Factor:
         L, d, jitter = stable_cholesky(K + noise * np.eye(len(K)) if noise else K, what)
         return cls(K, noise, L, d, jitter)
 
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        """``(K + noise I + jitter D)^-1 b`` for ``b: (n,)`` or ``(n, m)``, with
+    def solve(self, b: np.ndarray, *, refine: bool = False) -> np.ndarray:
+        """``(K + noise I + jitter D)^-1 b`` for ``b: (n,)`` or ``(n, m)``. ``refine``:
         ``_REFINEMENTS`` steps of iterative refinement against the jittered matrix (the
-        residual is formed from ``K`` itself, so the solve is as accurate as that system
-        allows, whatever the factorization's round-off)."""
+        residual formed from ``K`` itself), for the data's weights ``K^-1 y`` that the
+        mean is made of. Not for the test blocks of the variance: a matrix product's
+        summation order depends on the number of columns, so refined row blocks would
+        differ from the full covariance by more than the std's resolution."""
         dd = self.d.reshape((-1,) + (1,) * (np.ndim(b) - 1))
         rhs = b / dd
         x = sla.cho_solve((self.L, True), rhs)
-        for _ in range(_REFINEMENTS):
+        for _ in range(_REFINEMENTS if refine else 0):
             y = x / dd
             r = rhs - (self.K @ y + self.noise * y) / dd - self.jitter * x
             x = x + sla.cho_solve((self.L, True), r)
@@ -284,7 +293,68 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
     """``{name: Posterior}`` of each ``test_operators[name][u]`` at ``x_test``: what
     :func:`gp_posterior` gives for each, from one train kernel and one factorization (e.g.
     every field of a system, and its vorticity). ``test_operators``: a mapping
-    ``name -> Operator``; the other arguments as for :func:`gp_posterior`."""
+    ``name -> Operator``; the other arguments as for :func:`gp_posterior`.
+
+    Args:
+      net: the network spec (prior and dynamics).
+      observations: ``(operator, points (n_i, d), values (n_i,))`` triples, or a mapping
+        ``name -> triple`` (``Problem.data``).
+      x_test: ``(m, d)`` test points.
+      test_operators: ``{name: Operator}``, each over the observations' variables and
+        fields.
+      kind: ``"nngp"`` or ``"ntk"`` (as for :func:`gp_posterior`).
+      t: training time of the NTK ensemble (``None``: converged).
+      noise: observation-noise variance.
+      weights: loss weights per observation (NTK ensemble).
+      calibrate: ``False``/``"none"``, ``True``/``"mle"`` or ``"rkhs"``.
+      full_cov: also form each ``(m, m)`` test covariance.
+      batch_size: test points per row block.
+      memory_limit: bytes the computation may plan to use.
+      progress: progress bars of the kernels.
+
+    Returns:
+      ``{name: Posterior}`` with ``(m,)`` means and stds.
+    """
+    mode = _check_options(kind=kind, t=t, noise=noise, weights=weights, calibrate=calibrate)
+    train, y = _observations(observations)
+    if weights is not None and (len(weights) != len(train) or not all(
+            np.isfinite(w) and w > 0 for w in weights)):
+        raise ValueError(f"weights must be {len(train)} positive numbers (one per "
+                         f"observation), got {weights!r}.")
+    _check_duplicates(train, y)
+    _check_test_operators(test_operators, next(iter(train.values()))[0])
+    x_test = next(iter(test_operators.values())).check_points(x_test, "x_test")
+    n, m = len(y), len(x_test)
+    b = min(m, batch_size or max(1, 2 ** 22 // n))
+    parts = {"train kernels (K, its factor, Θ)": ((3 + (kind == "ntk"), n, n), 8),
+             "test row block (kernels and products)": ((6, b, n), 8)}
+    if full_cov:
+        parts["test covariance and cross kernels (full_cov=True)"] = ((2, m, m + n), 8)
+    check_memory(parts, f"gp_posterior with {n} observations and {m} test points",
+                 "Use fewer test points or observations, a smaller batch_size"
+                 + (", or full_cov=False (std only)." if full_cov else "."),
+                 limit=memory_limit)
+    limit = _memory_limit(memory_limit)
+    K = limiting_kernel(net, train, kind="nngp", memory_limit=limit,
+                        progress=progress).matrix
+    factor = _Factor.of(K, "NNGP train kernel", noise)
+    jitter = factor.jitter
+    alpha = factor.solve(y, refine=True)                         # (K + noise)^-1 y
+    if noise == 0:
+        _check_fit(K, alpha, y, train)
+    norm2 = float(y @ alpha)                                     # ||m||_H^2
+    scale = {"none": 1.0, "mle": norm2 / n, "rkhs": norm2}[mode]
+    A_of = None
+    if kind == "ntk":
+        A_of, jitter = _ntk_map(net, train, t, weights, limit, progress)
+    return {name: _predict(net, op, x_test, train, y, K, factor, alpha, A_of, b, kind, t,
+                           scale, jitter, full_cov, limit, progress)
+            for name, op in test_operators.items()}
+
+
+def _check_options(*, kind, t, noise, weights, calibrate) -> str:
+    """Refuse options that do not apply or are out of range; return the calibration mode
+    (``"none"``, ``"mle"`` or ``"rkhs"``)."""
     _check_kind(kind)
     mode = {False: "none", True: "mle"}[calibrate] if isinstance(calibrate, bool) else calibrate
     if mode not in ("none", "mle", "rkhs"):
@@ -302,13 +372,11 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
         raise ValueError(f"t must be >= 0 or None, got {t!r}.")
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite variance >= 0, got {noise!r}.")
-    train, y = _observations(observations)
-    if weights is not None and (len(weights) != len(train) or not all(
-            np.isfinite(w) and w > 0 for w in weights)):
-        raise ValueError(f"weights must be {len(train)} positive numbers (one per "
-                         f"observation), got {weights!r}.")
-    _check_duplicates(train, y)
-    first = next(iter(train.values()))[0]
+    return mode
+
+
+def _check_test_operators(test_operators, first: Operator) -> None:
+    """Each test operator over the observations' (``first``'s) variables and fields."""
     if not isinstance(test_operators, dict) or not test_operators:
         raise ValueError("test_operators must be a non-empty mapping name -> Operator, e.g. "
                          "{'p': Operator('p', 'x y', fields='u v p')}.")
@@ -320,33 +388,6 @@ def gp_posteriors(net: Network, observations, x_test, test_operators, *, kind: s
             raise ValueError(
                 f"test operator {name!r} ({op!r}) must use the observations' variables "
                 f"{first.variables} and fields {first.fields}.")
-    x_test = next(iter(test_operators.values())).check_points(x_test, "x_test")
-    n, m = len(y), len(x_test)
-    b = min(m, batch_size or max(1, 2 ** 22 // n))
-    parts = {"train kernels (K, its factor, Θ)": ((3 + (kind == "ntk"), n, n), 8),
-             "test row block (kernels and products)": ((6, b, n), 8)}
-    if full_cov:
-        parts["test covariance and cross kernels (full_cov=True)"] = ((2, m, m + n), 8)
-    check_memory(parts, f"gp_posterior with {n} observations and {m} test points",
-                 "Use fewer test points or observations, a smaller batch_size"
-                 + (", or full_cov=False (std only)." if full_cov else "."),
-                 limit=memory_limit)
-    limit = _memory_limit(memory_limit)
-    K = limiting_kernel(net, train, kind="nngp", memory_limit=limit,
-                        progress=progress).matrix
-    factor = _Factor.of(K, "NNGP train kernel", noise)
-    jitter = factor.jitter
-    alpha = factor.solve(y)                                      # (K + noise)^-1 y
-    if noise == 0:
-        _check_fit(K, alpha, y, train)
-    norm2 = float(y @ alpha)                                     # ||m||_H^2
-    scale = {"none": 1.0, "mle": norm2 / n, "rkhs": norm2}[mode]
-    A_of = None
-    if kind == "ntk":
-        A_of, jitter = _ntk_map(net, train, t, weights, limit, progress)
-    return {name: _predict(net, op, x_test, train, y, K, factor, alpha, A_of, b, kind, t,
-                           scale, jitter, full_cov, limit, progress)
-            for name, op in test_operators.items()}
 
 
 def _predict(net, test_operator, x_test, train, y, K, factor, alpha, A_of, b, kind, t, scale,

@@ -35,7 +35,15 @@ def _square(kernel: BlockKernel) -> None:
 
 
 def spectrum(kernel: BlockKernel) -> Spectrum:
-    """Eigenvalues of the full kernel and of each diagonal block, and trace statistics."""
+    """Eigenvalues of the full kernel and of each diagonal block, and trace statistics.
+
+    Args:
+      kernel: a square :class:`ntk_pinn.BlockKernel` (limiting or empirical).
+
+    Returns:
+      :class:`Spectrum`: descending eigenvalues of ``K`` and of each diagonal block, their
+      traces and mean rates.
+    """
     _square(kernel)
     eig = {"K": np.linalg.eigvalsh(kernel.matrix)[::-1]}
     traces, rates = {}, {}

@@ -14,7 +14,7 @@ import numpy as np
 import ntk_pinn
 from ntk_pinn import Points, Record, empirical_kernel, problems, train
 
-from ._results import Claim, Outcome, fmt
+from ._results import Claim, Outcome, fmt, outside_legend
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -93,7 +93,7 @@ def bonfanti_kernel(scale: str, work, progress: bool) -> Outcome:
         ax[0].set(xscale="log", yscale="log", xlabel="width", ylabel="‖K(0)‖₂ (mean ± sd)")
         ax[1].set(xlabel="width", ylabel="relative sd of ‖K(0)‖₂")
         for a in ax:
-            a.legend()
+            outside_legend(a)
         return fig
 
     raw = {"spectral_norms": norms, "relative_sd": rel_sd, "study": study.to_json()}
@@ -209,7 +209,7 @@ def bonfanti_optimizers(scale: str, work, progress: bool) -> Outcome:
                            label=name)
         ax[1].set(xlabel="β", ylabel="relative L2 (convection)")
         for a in ax:
-            a.legend(fontsize=7)
+            outside_legend(a)
         return f
 
     return Outcome(settings, tuple(claims), {"poisson": results, "convection": convection},

@@ -54,7 +54,14 @@ HESSIAN_METRICS = ("residual_hessian", "loss_hessian", "loss_gauss_newton", "los
 def plateau_status(slope: float, low: float, high: float, *, rate: float = -0.5) -> str:
     """Status of the claim "does not vanish like ``width^rate``": ``"holds"`` when the CI
     lies above ``rate``, ``"inconclusive"`` when it contains both ``rate`` and 0, else
-    ``"fails"`` (the data are consistent with the linear decay)."""
+    ``"fails"`` (the data are consistent with the linear decay).
+
+    Args:
+      slope: the fitted slope.
+      low: its interval's lower end.
+      high: its interval's upper end.
+      rate: the rate of the linear decay.
+    """
     if low > rate:
         return "holds"
     return "inconclusive" if high >= 0 else "fails"
@@ -241,43 +248,10 @@ def _check_pair(linear, nonlinear, n_residual, n_boundary, point_seed):
     return data
 
 
-def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None,
-                    steps: int = 200, record_every: int = 50, lr_factor: float = 0.5,
-                    n_residual: int = 16, n_boundary: int = 2, point_seed: int = 0,
-                    n_probe: int = 4, hessian_iters: int = 200, run_dir=None,
-                    progress: bool = True) -> NonlinearStudy:
-    """Run the nonlinear-regime study (module docstring) for ``problem`` (nonlinear, e.g.
-    ``problems.get("nonlinear_poisson_1d")``) against ``linear_problem`` (default
-    ``problem.linear()``), with ``net.with_width(w)`` for ``w`` in ``widths`` and
-    ``seeds`` (at least 2, for the spread).
-
-    ``n_probe``: residual points whose Hessian norm is taken (the first ones).
-    With ``run_dir`` each finished ``(width, seed)`` is saved atomically and skipped on a
-    rerun.
-    """
-    widths, seeds = check_grid(widths, seeds)
-    if len(seeds) < 2:
-        raise ValueError("the spread of K(0) across seeds needs at least 2 seeds, got "
-                         f"{list(seeds)}.")
-    check_steps(steps, record_every)
-    if not (lr_factor > 0 and np.isfinite(lr_factor)):
-        raise ValueError(f"lr_factor must be a positive number, got {lr_factor!r}.")
-    if not isinstance(n_probe, int) or n_probe < 1:
-        raise ValueError(f"n_probe must be a positive integer, got {n_probe!r}.")
-    linear_problem = problem.linear() if linear_problem is None else linear_problem
-    data = _check_pair(linear_problem, problem, n_residual, n_boundary, point_seed)
-    config = {"study": "nonlinear", "network": network_config(net), "widths": list(widths),
-              "seeds": list(seeds), "steps": steps, "record_every": record_every,
-              "lr_factor": lr_factor, "n_probe": n_probe, "hessian_iters": hessian_iters,
-              "source": {"problem": problem.name, "linear_problem": linear_problem.name,
-                         "n_residual": n_residual, "n_boundary": n_boundary,
-                         "point_seed": point_seed}}
-    names = list(data["linear"])
-    nonlinear_blocks = tuple(k for k, (op, _, _) in data["nonlinear"].items()
-                             if not op.is_linear)
-    probe_block = nonlinear_blocks[0]
-    pairs = block_pairs(names)
-
+def _compute_fn(net: Network, data: dict, *, names: list, probe_block: str, n_probe: int,
+                hessian_iters: int, lr_factor: float, steps: int, record_every: int):
+    """``(width, seed) -> {label: run}``: per problem (linear, nonlinear) the empirical
+    ``K(0)``, the Hessian norms and a GD run's drift at ``net.with_width(width)``."""
     def compute(w, s):
         import jax
 
@@ -300,10 +274,15 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
                           "loss": run["loss"], "lr": run["lr"]}
         return out
 
-    runs = run_grid(compute, widths, seeds, run_dir, "nonlinear study", progress, config)
+    return compute
+
+
+def _collect(runs: dict, widths, seeds, names: list) -> tuple:
+    """``(spread, drift, hessian, lr, slopes)`` of the study from its runs."""
     offsets = np.cumsum([0] + runs[(widths[0], seeds[0])]["linear"]["sizes"])
     where = {n: slice(offsets[i], offsets[i + 1]) for i, n in enumerate(names)}
     spread, drift, hessian, lr, slopes = {}, {}, {}, {}, {}
+    pairs = block_pairs(names)
     for label in LABELS:
         K = {w: np.array([runs[(w, s)][label]["K0"] for s in seeds]) for w in widths}
         for a, b in pairs:
@@ -326,6 +305,62 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
         for metric in HESSIAN_METRICS:
             slopes[("hessian", label, metric)] = fit_slope(
                 widths, hessian[(label, metric)], paired=True)
+    return spread, drift, hessian, lr, slopes
+
+
+def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None,
+                    steps: int = 200, record_every: int = 50, lr_factor: float = 0.5,
+                    n_residual: int = 16, n_boundary: int = 2, point_seed: int = 0,
+                    n_probe: int = 4, hessian_iters: int = 200, run_dir=None,
+                    progress: bool = True) -> NonlinearStudy:
+    """Run the nonlinear-regime study (module docstring) for ``problem`` (nonlinear, e.g.
+    ``problems.get("nonlinear_poisson_1d")``) against ``linear_problem``, with
+    ``net.with_width(w)`` for every ``w`` in ``widths`` and seed in ``seeds``.
+
+    Args:
+      net: the network spec; its width is replaced by each of ``widths``.
+      problem: the nonlinear problem.
+      widths: network widths (at least two distinct).
+      seeds: initialization seeds (at least 2, for the spread).
+      linear_problem: its linear counterpart on the same points (default
+        ``problem.linear()``).
+      steps: GD steps of the drift runs.
+      record_every: steps between kernels.
+      lr_factor: the step is ``lr_factor / ‖Hessian of the loss at init‖``.
+      n_residual: collocation points.
+      n_boundary: points per boundary constraint.
+      point_seed: the seed of the points.
+      n_probe: residual points whose Hessian norm is taken (the first ones).
+      hessian_iters: power iterations of the Hessian norms.
+      run_dir: each finished ``(width, seed)`` is saved there atomically and skipped on
+        a rerun.
+      progress: a progress bar.
+    """
+    widths, seeds = check_grid(widths, seeds)
+    if len(seeds) < 2:
+        raise ValueError("the spread of K(0) across seeds needs at least 2 seeds, got "
+                         f"{list(seeds)}.")
+    check_steps(steps, record_every)
+    if not (lr_factor > 0 and np.isfinite(lr_factor)):
+        raise ValueError(f"lr_factor must be a positive number, got {lr_factor!r}.")
+    if not isinstance(n_probe, int) or n_probe < 1:
+        raise ValueError(f"n_probe must be a positive integer, got {n_probe!r}.")
+    linear_problem = problem.linear() if linear_problem is None else linear_problem
+    data = _check_pair(linear_problem, problem, n_residual, n_boundary, point_seed)
+    config = {"study": "nonlinear", "network": network_config(net), "widths": list(widths),
+              "seeds": list(seeds), "steps": steps, "record_every": record_every,
+              "lr_factor": lr_factor, "n_probe": n_probe, "hessian_iters": hessian_iters,
+              "source": {"problem": problem.name, "linear_problem": linear_problem.name,
+                         "n_residual": n_residual, "n_boundary": n_boundary,
+                         "point_seed": point_seed}}
+    names = list(data["linear"])
+    nonlinear_blocks = tuple(k for k, (op, _, _) in data["nonlinear"].items()
+                             if not op.is_linear)
+    compute = _compute_fn(net, data, names=names, probe_block=nonlinear_blocks[0],
+                          n_probe=n_probe, hessian_iters=hessian_iters, lr_factor=lr_factor,
+                          steps=steps, record_every=record_every)
+    runs = run_grid(compute, widths, seeds, run_dir, "nonlinear study", progress, config)
+    spread, drift, hessian, lr, slopes = _collect(runs, widths, seeds, names)
     return NonlinearStudy(widths, seeds, {"linear": linear_problem.name,
                                           "nonlinear": problem.name},
                           nonlinear_blocks, np.arange(0, steps + 1, record_every), spread,

@@ -81,7 +81,19 @@ def kernel_report(net: Network, operator: Operator, boundary_operator: Operator 
                   high: float = 1.0, seed: int = 0, kind: str = "ntk") -> KernelReport:
     """``K* = [[K_uu, K_ur], [K_ru, K_rr]]`` of ``operator`` (residual) and
     ``boundary_operator`` (default ``u``) on :func:`ntk_pinn.problems.box_points` of the
-    box ``[low, high]^d``, with its spectrum."""
+    box ``[low, high]^d``, with its spectrum.
+
+    Args:
+      net: the network spec.
+      operator: the residual operator ``L``.
+      boundary_operator: the boundary operator (default ``u``).
+      n: collocation points.
+      n_boundary: boundary points (default: the end points in 1-D, ``n // 4`` otherwise).
+      low: the lower end of the box.
+      high: the upper end of the box.
+      seed: the seed of the points.
+      kind: ``"ntk"`` or ``"nngp"``.
+    """
     if boundary_operator is None:
         boundary_operator = Operator("u", variables=operator.variables)
     x, xb = problems.box_points(operator.dim, n, n_boundary, low, high, seed)
@@ -189,7 +201,21 @@ def posterior_report(net: Network | None, problem: problems.Problem, *, kind: st
     Unset settings come from the problem (``problem.defaults``: the points and the network
     that solve it; ``net=None`` builds ``mlp(1, depth, "erf", W_std, outputs=#fields)``
     from them), and ``calibrate="auto"`` is the calibrated band valid for ``kind``:
-    ``"rkhs"`` (the error bound) for the NNGP, ``"mle"`` for the NTK ensemble."""
+    ``"rkhs"`` (the error bound) for the NNGP, ``"mle"`` for the NTK ensemble.
+
+    Args:
+      net: the network spec, or ``None`` for the problem's own.
+      problem: a linear problem (``ntk_pinn.problems``).
+      kind: ``"nngp"`` or ``"ntk"``.
+      t: training time of the NTK ensemble (``None``: converged).
+      noise: observation-noise variance.
+      calibrate: ``"auto"``, ``"none"``, ``"mle"`` or ``"rkhs"``.
+      n_residual: collocation points per residual (default: the problem's).
+      n_boundary: points per boundary constraint (default: the problem's).
+      point_seed: the seed of the points.
+      grid: test points per axis.
+      memory_limit: bytes the posterior may plan to use.
+    """
     d = problem.defaults
     n_residual = d["n_residual"] if n_residual is None else n_residual
     n_boundary = d["n_boundary"] if n_boundary is None else n_boundary
@@ -245,7 +271,15 @@ class SpectrumReport:
 
 def spectrum_report(net: Network, problem: problems.Problem, *, n_residual: int = 64,
                     n_boundary: int = 2, point_seed: int = 0) -> SpectrumReport:
-    """Eigenvalues, traces and Wang et al.'s adaptive weights of ``problem``'s ``K*``."""
+    """Eigenvalues, traces and Wang et al.'s adaptive weights of ``problem``'s ``K*``.
+
+    Args:
+      net: the network spec.
+      problem: a linear problem.
+      n_residual: collocation points.
+      n_boundary: points per boundary constraint.
+      point_seed: the seed of the points.
+    """
     K = theory.limiting_kernel(net, problem.blocks(n_residual, n_boundary, seed=point_seed))
     return SpectrumReport(problem, K, theory.spectrum(K), trace_weights(K))
 
@@ -292,7 +326,15 @@ def train_report(net: Network, problem: problems.Problem, *, adaptive=(False,),
     (each ``False``, ``True`` or an :class:`ntk_pinn.Adaptive`; e.g. ``(False, True)``
     compares fixed and NTK-adaptive weights); ``checkpoint``: a file path, one file per
     run when there are several (``NAME_fixed.npz``, ``NAME_adaptive.npz``);
-    ``train_kwargs`` go to ``train``."""
+    ``train_kwargs`` go to ``train``.
+
+    Args:
+      net: the network.
+      problem: the problem.
+      adaptive: one run per entry.
+      checkpoint: a file path, or ``None``.
+      **train_kwargs: options of :func:`ntk_pinn.train`.
+    """
     runs = {}
     for a in adaptive:
         label = "adaptive" if a else "fixed"

@@ -136,6 +136,12 @@ def machine() -> dict:
     return info
 
 
+def outside_legend(ax) -> None:
+    """The legend of ``ax`` to the right of it, outside the data (the writer's tight
+    bounding box keeps it in the figure)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, borderaxespad=0.0)
+
+
 def fmt(x: float, digits: int = 3) -> str:
     """A number as the tables print it (``4.21e-02``)."""
     return f"{x:.{digits - 1}e}"

@@ -92,7 +92,17 @@ def run_grid(compute, widths, seeds, run_dir, desc: str, progress: bool,
     each result is written atomically to ``run_dir/runs/w{w}_s{s}.json`` as it finishes and
     read back instead of recomputed on a rerun, so an interrupt loses nothing; ``config``
     (JSON-able) is recorded in ``run_dir/config.json`` and a directory holding another
-    configuration is refused."""
+    configuration is refused.
+
+    Args:
+      compute: ``(width, seed) -> dict`` (JSON-able).
+      widths: the widths.
+      seeds: the seeds.
+      run_dir: where runs are kept, or ``None``.
+      desc: the progress bar's label.
+      progress: show the progress bar.
+      config: the study's configuration (JSON-able).
+    """
     runs = None
     if run_dir is not None:
         runs = Path(run_dir) / "runs"
@@ -158,6 +168,15 @@ def fit_slope(widths, errors: np.ndarray, *, level: float = 0.95,
     seed shifts a quantity at every width alike -- e.g. the loss curvature at
     initialization, set by that seed's random residual, varies 30x between seeds and
     little with width: the pooled fit then reads the seeds' spread as noise in the slope.
+
+    Args:
+      widths: ``(n_widths,)`` widths (at least two distinct).
+      errors: ``(n_widths, n_seeds)`` positive values.
+      level: the confidence level of the interval.
+      paired: one intercept per seed (column).
+
+    Returns:
+      ``(slope, low, high)``; the interval is NaN when there are no degrees of freedom.
     """
     errors = np.asarray(errors, dtype=float)
     if paired and errors.shape[1] > 1:
@@ -183,7 +202,12 @@ def fit_slope(widths, errors: np.ndarray, *, level: float = 0.95,
 
 def slope_status(slopes: dict, expected: float = -0.5) -> dict:
     """Per key: ``"holds"`` (the CI contains ``expected`` and excludes 0),
-    ``"inconclusive"`` (the CI contains both: too few widths/seeds) or ``"fails"``."""
+    ``"inconclusive"`` (the CI contains both: too few widths/seeds) or ``"fails"``.
+
+    Args:
+      slopes: ``{key: (slope, low, high)}``.
+      expected: the rate the claim predicts.
+    """
     out = {}
     for pair, (slope, lo, hi) in slopes.items():
         fits = lo <= expected <= hi
@@ -195,7 +219,12 @@ def bound_status(slopes: dict, rate: float = -0.5) -> dict:
     """Per key, the status of a claimed *bound* ``O(width^rate)``: ``"holds"`` when the
     CI excludes 0 and reaches ``rate`` or below (a faster decay is within the bound),
     ``"fails"`` when the CI lies above ``rate`` (a slower decay, or growth), else
-    ``"inconclusive"`` (the CI contains both ``rate`` and 0)."""
+    ``"inconclusive"`` (the CI contains both ``rate`` and 0).
+
+    Args:
+      slopes: ``{key: (slope, low, high)}``.
+      rate: the claimed rate of the bound.
+    """
     return {key: "fails" if lo > rate else "holds" if hi < 0 else "inconclusive"
             for key, (slope, lo, hi) in slopes.items()}
 
@@ -211,7 +240,14 @@ def slope_verdict(claim: str, slopes: dict, *, expected: float = -0.5,
                   status_fn=slope_status) -> str:
     """One line: the overall status of ``claim`` and each pair's slope, CI and status
     (``status_fn(slopes, expected)``: :func:`slope_status` for a rate, :func:`bound_status`
-    for a bound)."""
+    for a bound).
+
+    Args:
+      claim: the claim, in words.
+      slopes: ``{key: (slope, low, high)}``.
+      expected: the rate.
+      status_fn: :func:`slope_status` or :func:`bound_status`.
+    """
     status = status_fn(slopes, expected)
     parts = [f"{'/'.join(p)}: slope {s:.2f} [{lo:.2f}, {hi:.2f}] {status[p]}"
              for p, (s, lo, hi) in slopes.items()]

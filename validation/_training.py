@@ -35,6 +35,15 @@ def gradient_descent_run(net: Network, data: dict, seed: int, lr, steps: int,
     the empirical NTK, ``residuals`` the residual vector at each record, ``K0`` the
     initial empirical NTK (the argument ``K0``, when given, is used instead of computing
     it).
+
+    Args:
+      net: the network (its width as given).
+      data: ``{name: (operator, points (n_b, d), targets (n_b,))}``.
+      seed: the initialization seed.
+      lr: the step size.
+      steps: GD steps (a multiple of ``record_every``).
+      record_every: steps between records.
+      K0: the initial empirical NTK, when already computed.
     """
     import jax
     import jax.numpy as jnp
@@ -203,40 +212,13 @@ class TrainingStudy:
                 "loss": lambda: training_loss_figure(self, title=self.title)}
 
 
-def training_study(net: Network, problem, widths, seeds, *, lr: float | None = None,
-                   steps: int = 200, record_every: int = 20, n_residual: int = 16,
-                   n_boundary: int = 2, point_seed: int = 0, run_dir=None,
-                   progress: bool = True) -> TrainingStudy:
-    """Full-batch gradient descent on ``problem``'s PINN loss for ``net.with_width(w)``,
-    every ``w`` in ``widths`` and seed in ``seeds``, recording the empirical NTK drift and
-    the loss every ``record_every`` steps against the ``K*`` prediction.
-
-    ``lr`` defaults to ``1 / λ_max(K*)`` (stable, and small enough for the linearized
-    picture). In the standard parameterization the kernel depends on the width: each width
-    is compared with its own ``K*`` and, by default, trained with its own ``1/λ_max``
-    (``config["lr_per_width"]``; the study's ``lr`` is the first width's). With
-    ``run_dir`` each finished run is saved atomically and skipped on rerun.
-    """
+def _spectra(net: Network, blocks: dict, widths, lr) -> dict:
+    """Per width ``(eigenvalues, eigenvectors, lr, band masks)`` of the ``K*`` it is
+    compared with: one for all widths in the NTK parameterization; each width's own kernel
+    (and, unless ``lr`` is given, its own ``1/λ_max``) in the standard one."""
     from scipy.linalg import eigh
 
-    widths, seeds = check_grid(widths, seeds)
-    check_steps(steps, record_every)
-    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}.")
-    config = {"study": "training", "network": network_config(net), "widths": list(widths),
-              "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
-              "source": {"problem": problem.name, "n_residual": n_residual,
-                         "n_boundary": n_boundary, "point_seed": point_seed}}
-    data = problem.data(n_residual, n_boundary, seed=point_seed)
-    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
-    names = list(data)
-    pairs = block_pairs(names)
-    record_steps = np.arange(0, steps + 1, record_every)
-
     def spectrum(w):
-        """``(eigenvalues, eigenvectors, lr, band masks)`` of the ``K*`` width ``w`` is
-        compared with: one for all widths in the NTK parameterization; each width's own
-        kernel (and, unless ``lr`` is given, its own ``1/λ_max``) in the standard one."""
         K = theory.limiting_kernel(net.with_width(w), blocks)
         e, V = eigh(K.matrix)
         e = np.clip(e, 0.0, None)
@@ -245,12 +227,17 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
         return e, V, (1.0 / float(e.max()) if lr is None else lr), masks
 
     if net.kernel_depends_on_width:
-        spectra = {w: spectrum(w) for w in widths}
-    else:
-        one = spectrum(widths[0])
-        spectra = {w: one for w in widths}
-    lrs = {w: spectra[w][2] for w in widths}
-    config["lr_per_width"] = {str(w): v for w, v in lrs.items()}
+        return {w: spectrum(w) for w in widths}
+    one = spectrum(widths[0])
+    return {w: one for w in widths}
+
+
+def _compute_fn(net: Network, data: dict, spectra: dict, *, steps: int, record_every: int):
+    """``(width, seed) -> run``: a GD run's drift and loss, the loss ``K*`` predicts, the
+    one its own ``K(0)`` predicts, and both per eigen-band of ``K*``."""
+    from scipy.linalg import eigh
+
+    record_steps = np.arange(0, steps + 1, record_every)
 
     def compute(w, s):
         evals, evecs, step, bands = spectra[w]
@@ -273,21 +260,64 @@ def training_study(net: Network, problem, widths, seeds, *, lr: float | None = N
                 "band_predicted": {b: (0.5 * np.sum(star[:, m] ** 2, axis=1)).tolist()
                                    for b, m in bands.items() if m.any()}}
 
+    return compute
+
+
+def training_study(net: Network, problem, widths, seeds, *, lr: float | None = None,
+                   steps: int = 200, record_every: int = 20, n_residual: int = 16,
+                   n_boundary: int = 2, point_seed: int = 0, run_dir=None,
+                   progress: bool = True) -> TrainingStudy:
+    """Full-batch gradient descent on ``problem``'s PINN loss for ``net.with_width(w)``,
+    every ``w`` in ``widths`` and seed in ``seeds``, recording the empirical NTK drift and
+    the loss every ``record_every`` steps against the ``K*`` prediction.
+
+    In the standard parameterization the kernel depends on the width: each width is
+    compared with its own ``K*`` and, by default, trained with its own ``1/λ_max``
+    (``config["lr_per_width"]``; the study's ``lr`` is the first width's).
+
+    Args:
+      net: the network spec; its width is replaced by each of ``widths``.
+      problem: a linear problem.
+      widths: network widths (at least two distinct).
+      seeds: initialization seeds.
+      lr: the step size (default ``1 / λ_max(K*)``: stable, and small enough for the
+        linearized picture).
+      steps: GD steps.
+      record_every: steps between kernels.
+      n_residual: collocation points.
+      n_boundary: points per boundary constraint.
+      point_seed: the seed of the points.
+      run_dir: each finished run is saved there atomically and skipped on a rerun.
+      progress: a progress bar.
+    """
+    widths, seeds = check_grid(widths, seeds)
+    check_steps(steps, record_every)
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    config = {"study": "training", "network": network_config(net), "widths": list(widths),
+              "seeds": list(seeds), "lr": lr, "steps": steps, "record_every": record_every,
+              "source": {"problem": problem.name, "n_residual": n_residual,
+                         "n_boundary": n_boundary, "point_seed": point_seed}}
+    data = problem.data(n_residual, n_boundary, seed=point_seed)
+    spectra = _spectra(net, {k: (op, x) for k, (op, x, _) in data.items()}, widths, lr)
+    lrs = {w: spectra[w][2] for w in widths}
+    config["lr_per_width"] = {str(w): v for w, v in lrs.items()}
+    compute = _compute_fn(net, data, spectra, steps=steps, record_every=record_every)
     results = run_grid(compute, widths, seeds, run_dir, "training study", progress, config)
 
     def stack(key, sub=None):
         return np.array([[results[(w, s)][key] if sub is None else results[(w, s)][key][sub]
                           for s in seeds] for w in widths])
 
-    drift = {(a, b): stack("drift", f"{a}|{b}") for a, b in pairs}
+    drift = {(a, b): stack("drift", f"{a}|{b}") for a, b in block_pairs(list(data))}
     slopes = {pair: fit_slope(widths, np.maximum(values[:, :, -1], 1e-300))
               for pair, values in drift.items()}
     # Bands present at every width (their sizes from the widest one's kernel).
     bands = spectra[widths[-1]][3]
     present = [b for b in BANDS if all(spectra[w][3][b].any() for w in widths)]
-    return TrainingStudy(widths, seeds, record_steps, float(lrs[widths[0]]), drift, slopes,
-                         stack("loss"), stack("predicted_loss"), config,
-                         stack("predicted_loss_k0"),
+    return TrainingStudy(widths, seeds, np.arange(0, steps + 1, record_every),
+                         float(lrs[widths[0]]), drift, slopes, stack("loss"),
+                         stack("predicted_loss"), config, stack("predicted_loss_k0"),
                          {b: stack("band_loss", b) for b in present},
                          {b: stack("band_predicted", b) for b in present},
                          {b: int(bands[b].sum()) for b in present})

@@ -20,7 +20,7 @@ import ntk_pinn
 from ntk_pinn import (Adaptive, Checkpoint, Points, Record, empirical_kernel, problems,
                       train)
 
-from ._results import Claim, Outcome, fmt
+from ._results import Claim, Outcome, fmt, outside_legend
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -87,31 +87,68 @@ def _relative_residual_error(net, params, prob, n: int = 1000) -> float:
     return float(np.linalg.norm(pred - f) / np.linalg.norm(f))
 
 
-def wang_poisson(scale: str, work, progress: bool) -> Outcome:
+def _poisson_run(w: int, prob, data: dict, *, steps: int, record: int, work,
+                 progress: bool) -> dict:
+    """One GD run of the Poisson notebook's network at width ``w``, its NTK recorded."""
     import jax
 
+    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
+    net = _poisson_net(w, data)
+    # K(0) of the float32 initial parameters the run starts from.
+    p0 = _cast(net.init(jax.random.PRNGKey(0), 1), np.float32)
+    K0 = empirical_kernel(net, _cast(p0, np.float64), blocks).matrix
+    result = train(net, prob, optimizer="gd", lr=1e-5, steps=steps, dtype="float32",
+                   points=Points(n_residual=100, n_boundary=100),
+                   record=Record(every=record, grid=1000,
+                                 monitor=_kernel_monitor(net, blocks, K0)),
+                   checkpoint=_ckpt(work, f"width{w}", 20 * record), progress=progress)
+    return {"steps": result.steps, "error": result.errors,
+            "loss_u": result.losses["u"], "loss_r": result.losses["r"],
+            "change": np.array([m["change"] for m in result.monitored]),
+            "eig_uu": [result.monitored[0]["eig_uu"], result.monitored[-1]["eig_uu"]],
+            "eig_rr": [result.monitored[0]["eig_rr"], result.monitored[-1]["eig_rr"]],
+            "residual_error": _relative_residual_error(net, result.params, prob),
+            "train_seconds": result.seconds}
+
+
+def _poisson_figures(runs: dict, widths) -> dict:
+    main = runs[512]
+
+    def fig_change():
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        for w in widths:
+            ax[0].plot(runs[w]["steps"], runs[w]["change"], label=f"width {w}")
+            ax[1].semilogy(runs[w]["steps"], runs[w]["error"], label=f"width {w}")
+        ax[0].set(xlabel="step", ylabel="‖K(t) − K(0)‖ / ‖K(0)‖", yscale="log")
+        ax[1].set(xlabel="step", ylabel="relative L2 error of u")
+        for a in ax:
+            outside_legend(a)
+        return fig
+
+    def fig_eigs():
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        for i, block in enumerate(("eig_uu", "eig_rr")):
+            for j, label in enumerate(("start", "end")):
+                ev = _resolved(main[block][j])
+                ax[i].loglog(np.arange(1, len(ev) + 1), ev, label=label)
+            ax[i].set(xlabel="index", ylabel="eigenvalue",
+                      title=f"{'K_uu' if i == 0 else 'K_rr'} (width 512)")
+            outside_legend(ax[i])
+        return fig
+
+    return {"ntk_change": fig_change, "eigenvalues": fig_eigs}
+
+
+def wang_poisson(scale: str, work, progress: bool) -> Outcome:
     steps, record = {"paper": (40000, 100), "quick": (8000, 200), "tiny": (200, 100)}[scale]
     widths = (10, 100, 512)
     prob, data = _poisson_setting()
-    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
-    runs = {}
-    for w in widths:
-        net = _poisson_net(w, data)
-        # K(0) of the float32 initial parameters the run starts from.
-        p0 = _cast(net.init(jax.random.PRNGKey(0), 1), np.float32)
-        K0 = empirical_kernel(net, _cast(p0, np.float64), blocks).matrix
-        result = train(net, prob, optimizer="gd", lr=1e-5, steps=steps, dtype="float32",
-                       points=Points(n_residual=100, n_boundary=100),
-                       record=Record(every=record, grid=1000,
-                                     monitor=_kernel_monitor(net, blocks, K0)),
-                       checkpoint=_ckpt(work, f"width{w}", 20 * record), progress=progress)
-        runs[w] = {"steps": result.steps, "error": result.errors,
-                   "loss_u": result.losses["u"], "loss_r": result.losses["r"],
-                   "change": np.array([m["change"] for m in result.monitored]),
-                   "eig_uu": [result.monitored[0]["eig_uu"], result.monitored[-1]["eig_uu"]],
-                   "eig_rr": [result.monitored[0]["eig_rr"], result.monitored[-1]["eig_rr"]],
-                   "residual_error": _relative_residual_error(net, result.params, prob),
-                   "train_seconds": result.seconds}
+    runs = {w: _poisson_run(w, prob, data, steps=steps, record=record, work=work,
+                            progress=progress) for w in widths}
     main = runs[512]
     changes = [runs[w]["change"][-1] for w in widths]
     ratio0 = float(np.sum(main["eig_rr"][0]) / np.sum(main["eig_uu"][0]))
@@ -146,35 +183,8 @@ def wang_poisson(scale: str, work, progress: bool) -> Outcome:
                            "b ~ N(0, 1), inputs standardized",
                 "widths": list(widths), "optimizer": "GD, lr 1e-5, float32",
                 "steps": steps, "kernel every": record, "seed": 0}
-
-    def fig_change():
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-        for w in widths:
-            ax[0].plot(runs[w]["steps"], runs[w]["change"], label=f"width {w}")
-            ax[1].semilogy(runs[w]["steps"], runs[w]["error"], label=f"width {w}")
-        ax[0].set(xlabel="step", ylabel="‖K(t) − K(0)‖ / ‖K(0)‖", yscale="log")
-        ax[1].set(xlabel="step", ylabel="relative L2 error of u")
-        for a in ax:
-            a.legend()
-        return fig
-
-    def fig_eigs():
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-        for i, block in enumerate(("eig_uu", "eig_rr")):
-            for j, label in enumerate(("start", "end")):
-                ev = _resolved(main[block][j])
-                ax[i].loglog(np.arange(1, len(ev) + 1), ev, label=label)
-            ax[i].set(xlabel="index", ylabel="eigenvalue",
-                      title=f"{'K_uu' if i == 0 else 'K_rr'} (width 512)")
-            ax[i].legend()
-        return fig
-
     return Outcome(settings, claims, {"runs": {str(w): r for w, r in runs.items()}},
-                   {"ntk_change": fig_change, "eigenvalues": fig_eigs})
+                   _poisson_figures(runs, widths))
 
 
 def _predicted_loss(K: np.ndarray, y: np.ndarray, steps: int) -> float:
@@ -184,6 +194,31 @@ def _predicted_loss(K: np.ndarray, y: np.ndarray, steps: int) -> float:
     c = V.T @ y
     decay = np.clip(1 - lam / lam.max(), 0.0, 1.0) ** (2 * steps)
     return float(np.sum(decay * c ** 2) / np.sum(c ** 2))
+
+
+def _spectrum_figure(limit: dict, emp: list, emp_loss, freqs, horizon: int):
+    """``() -> Figure``: the K* and empirical spectra, and the loss left by frequency."""
+    def fig_spectrum():
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+        for i, block in enumerate(("eig_uu", "eig_rr")):
+            ev = _resolved(limit[block])
+            ax[i].loglog(np.arange(1, len(ev) + 1), ev, "k-", label="K*")
+            for j, e in enumerate(emp):
+                ee = _resolved(e[block])
+                ax[i].loglog(np.arange(1, len(ee) + 1), ee, "C0", alpha=0.4,
+                             label="empirical" if j == 0 else None)
+            ax[i].set(xlabel="index", ylabel="eigenvalue (above 1e-15 λ_max)",
+                      title="K_uu" if block == "eig_uu" else "K_rr")
+            outside_legend(ax[i])
+        ax[2].semilogy(freqs, limit["loss"], "k-o", label="K*")
+        ax[2].semilogy(freqs, emp_loss.mean(0), "C0-s", label="empirical (mean)")
+        ax[2].set(xlabel="frequency a", ylabel=f"loss left after {horizon} steps")
+        outside_legend(ax[2])
+        return fig
+
+    return fig_spectrum
 
 
 def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
@@ -258,29 +293,10 @@ def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
                 "parameterization, inputs standardized", "seeds": list(seeds),
                 "horizon": horizon}
 
-    def fig_spectrum():
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-        for i, block in enumerate(("eig_uu", "eig_rr")):
-            ev = _resolved(limit[block])
-            ax[i].loglog(np.arange(1, len(ev) + 1), ev, "k-", label="K*")
-            for j, e in enumerate(emp):
-                ee = _resolved(e[block])
-                ax[i].loglog(np.arange(1, len(ee) + 1), ee, "C0", alpha=0.4,
-                             label="empirical" if j == 0 else None)
-            ax[i].set(xlabel="index", ylabel="eigenvalue (above 1e-15 λ_max)",
-                      title="K_uu" if block == "eig_uu" else "K_rr")
-            ax[i].legend()
-        ax[2].semilogy(freqs, limit["loss"], "k-o", label="K*")
-        ax[2].semilogy(freqs, emp_loss.mean(0), "C0-s", label="empirical (mean)")
-        ax[2].set(xlabel="frequency a", ylabel=f"loss left after {horizon} steps")
-        ax[2].legend()
-        return fig
-
     raw = {"limit": limit, "empirical": emp, "frequencies": list(freqs),
            "gap_widths": list(gap_widths), "gaps": gaps}
-    return Outcome(settings, claims, raw, {"spectrum": fig_spectrum})
+    return Outcome(settings, claims, raw,
+                   {"spectrum": _spectrum_figure(limit, emp, emp_loss, freqs, horizon)})
 
 
 WAVE_GROUPS = {"u": ("ic", "bc"), "ut": ("ic_t",), "r": ("r",)}
@@ -359,7 +375,7 @@ def wang_wave(scale: str, work, progress: bool) -> Outcome:
         ax[1].set(xlabel="step", ylabel="loss term (fixed points)")
         ax[2].set(xlabel="step", ylabel="adaptive weight")
         for a in ax:
-            a.legend(fontsize=7)
+            outside_legend(a)
         return fig
 
     return Outcome(settings, claims, {"runs": runs},

@@ -105,7 +105,8 @@ def width_study(net: Network, blocks, widths, seeds, *, run_dir=None,
     Args:
       net: the network spec; its width is replaced by each of ``widths``.
       blocks: as for :func:`theory.limiting_kernel`.
-      widths, seeds: the grid of finite networks.
+      widths: the widths of the finite networks (at least two distinct).
+      seeds: the initialization seeds run at every width.
       run_dir: with it, each finished ``(width, seed)`` is written atomically to
         ``run_dir/runs/w{width}_s{seed}.json`` as it completes and a rerun skips the
         finished ones, so an interrupt loses nothing; a directory holding a study with

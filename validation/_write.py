@@ -95,8 +95,14 @@ def _pyplot():
 
 
 def write_figure(path, figure, *, dpi: int = 120) -> Path:
-    """A matplotlib figure as PNG, atomically; the figure is closed."""
+    """A matplotlib figure as PNG, atomically; the figure is closed. Its layout is
+    tightened first (no axis label over a neighbour's tick labels)."""
+    import warnings
+
     plt = _pyplot()
+    with warnings.catch_warnings():   # a layout it cannot tighten is left as it is
+        warnings.simplefilter("ignore")
+        figure.tight_layout()
     try:
         return _atomic(path, lambda tmp: figure.savefig(tmp, dpi=dpi, bbox_inches="tight",
                                                         format="png"))
@@ -106,7 +112,13 @@ def write_figure(path, figure, *, dpi: int = 120) -> Path:
 
 def save(result, out) -> list[Path]:
     """Write ``result``'s files into the directory ``out`` (created); see the module
-    docstring. Returns the paths written."""
+    docstring. Returns the paths written.
+
+    Args:
+      result: a study, report or reproduction (``to_json()`` and optionally
+        ``csv_rows()``, ``markdown()``, ``arrays()``, ``figures()``).
+      out: the directory.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_json(out / getattr(result, "json_name", "results.json"),

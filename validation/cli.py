@@ -461,7 +461,12 @@ def _interrupted(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns its exit status (argparse's own for bad arguments and
+    ``--help``)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     try:
         _check_out(args.out)
         path = None if args.no_cache else cache_dir()

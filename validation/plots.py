@@ -23,16 +23,17 @@ def _pyplot():
 
 
 def kernel_heatmap_figure(kernel, title: str = "K*"):
-    """``log10 |K|`` with block boundaries, each block labelled ``K[a, b]`` at its centre
-    (blocks differ by many orders of magnitude). The axes' ticks are the row indices of
-    the block boundaries, so no tick label sits under a block label; the block sizes are
-    in the title."""
+    """``log10 |K|`` with block boundaries (blocks differ by many orders of magnitude).
+    The bottom and left ticks are the indices of the block boundaries (a tick closer than
+    6 % of the axis to the previous one is left out); the top and right ticks name the
+    blocks at their centres; a block at least 12 % of both axes is labelled ``K[a, b]``
+    inside, so no label sits on a tick label."""
     plt = _pyplot()
     mat = np.abs(np.asarray(kernel.matrix))
     floor = max(mat.max() * 1e-16, np.finfo(float).tiny)
-    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    fig, ax = plt.subplots(figsize=(6.8, 5.8))
     im = ax.imshow(np.log10(np.maximum(mat, floor)), cmap="viridis", interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="log10 |K(x_i, x_j)|")
+    fig.colorbar(im, ax=ax, label="log10 |K(x_i, x_j)|", pad=0.12)
     for edges, line in ((np.cumsum(kernel.row_sizes)[:-1], ax.axhline),
                         (np.cumsum(kernel.col_sizes)[:-1], ax.axvline)):
         for e in edges:
@@ -40,17 +41,32 @@ def kernel_heatmap_figure(kernel, title: str = "K*"):
     rows = np.cumsum((0,) + kernel.row_sizes)
     cols = np.cumsum((0,) + kernel.col_sizes)
     row_mid, col_mid = (rows[:-1] + rows[1:]) / 2 - 0.5, (cols[:-1] + cols[1:]) / 2 - 0.5
-    ax.set_yticks(rows - 0.5, [str(r) for r in rows])
-    ax.set_xticks(cols - 0.5, [str(c) for c in cols])
+
+    def spaced(edges):
+        kept = [edges[0]]
+        for e in edges[1:]:
+            if e - kept[-1] >= 0.06 * edges[-1] or e == edges[-1]:
+                kept = kept if e - kept[-1] >= 0.06 * edges[-1] else kept[:-1]
+                kept.append(e)
+        return np.array(kept)
+
+    for set_ticks, edges in ((ax.set_yticks, spaced(rows)), (ax.set_xticks, spaced(cols))):
+        set_ticks(edges - 0.5, [str(e) for e in edges])
     ax.set(xlabel="column index", ylabel="row index")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(col_mid, list(kernel.col_names))
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(row_mid, list(kernel.row_names))
     box = dict(boxstyle="round,pad=0.2", facecolor="black", alpha=0.55, linewidth=0)
-    for a, y in zip(kernel.row_names, row_mid):
-        for b, x in zip(kernel.col_names, col_mid):
-            ax.text(x, y, f"K[{a}, {b}]", ha="center", va="center", color="white",
-                    fontsize=8, bbox=box)
+    big = lambda sizes, i: sizes[i] >= 0.12 * sum(sizes)  # noqa: E731
+    for i, (a, y) in enumerate(zip(kernel.row_names, row_mid)):
+        for j, (b, x) in enumerate(zip(kernel.col_names, col_mid)):
+            if big(kernel.row_sizes, i) and big(kernel.col_sizes, j):
+                ax.text(x, y, f"K[{a}, {b}]", ha="center", va="center", color="white",
+                        fontsize=8, bbox=box)
     sizes = ", ".join(f"{n}: {k}" for n, k in zip(kernel.row_names, kernel.row_sizes))
-    ax.set_title(f"{title} ({kernel.kind}), {mat.shape[0]}x{mat.shape[1]}\nblocks {sizes}",
-                 fontsize=10)
+    ax.set_title(f"{title} ({kernel.kind}), {mat.shape[0]}x{mat.shape[1]}; blocks {sizes}",
+                 fontsize=10, pad=22)
     fig.tight_layout()
     return fig
 
@@ -89,10 +105,10 @@ def _loglog_panel(ax, widths, series: dict, ylabel: str, title: str = "") -> Non
     """Per label ``values: (n_widths, n_seeds)`` and ``(slope, low, high)``: every run,
     the geometric mean over seeds (what the line is fitted on), the fitted line and a
     ``width^(-1/2)`` guide. The guide is drawn first, thin and grey, below everything
-    else, and three times above the data's centre: a fitted slope of -1/2 would otherwise
-    lie on it and hide it."""
+    else, and twice as high as the highest series' centre: through a series' centre, a
+    fitted slope of -1/2 would lie on it and hide it."""
     widths = np.asarray(widths, dtype=float)
-    ref = 3 * np.exp(np.mean(np.log(next(iter(series.values()))[0])))
+    ref = 2 * max(np.exp(np.mean(np.log(values))) for values, _ in series.values())
     ax.plot(widths, ref * (widths / np.exp(np.mean(np.log(widths)))) ** -0.5, ":",
             color="0.45", lw=1.4, zorder=1, label="width$^{-1/2}$ guide (slope only)")
     for i, (label, (values, (slope, lo, hi))) in enumerate(series.items()):
