@@ -287,8 +287,8 @@ def test_arguments_that_do_not_apply_are_refused():
                                   pytest.param("wave_1d", marks=pytest.mark.slow)])
 def test_cli_defaults_solve_every_linear_problem(name, tmp_path):
     # `ntk-pinn posterior --problem NAME` and nothing else: the problem's own points and
-    # network, the rkhs band. Measured on the 201-point (per axis) grid: rel. L2 1.8e-5,
-    # 8.7e-5, 1.7e-6, 1.6e-3 and the band covering 100% of the grid (wave: 80 s, 1.2 GB).
+    # network, the rkhs band. Measured on the 201-point (per axis) grid: rel. L2 1.5e-5,
+    # 6.2e-5, 2.3e-6, 1.8e-3 and the band covering 100% of the grid (wave: 80 s, 1.2 GB).
     # Was 13-21% error with 2% covered (2 boundary points, uncalibrated band).
     import json
 
