@@ -44,7 +44,7 @@ def test_readme_printed_numbers_are_what_the_code_prints(tmp_path, monkeypatch, 
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     error = float(re.search(r"relative L2 error (\S+)", out).group(1))
-    assert abs(error / 6.4e-9 - 1) < 0.1 and "within 3 sigma: 100%" in out
+    assert abs(error / 2.3e-6 - 1) < 0.1 and "within 3 sigma: 100%" in out
 
 
 def test_commands_in_the_pages_parse():
