@@ -30,7 +30,7 @@ from ._empirical import empirical_traces, residual_fn
 from ._gauss_newton import check_damping, levenberg_marquardt
 from ._network import Network
 from ._train_options import (Adaptive, Checkpoint, Points, Record, as_option,
-                             per_block)
+                             per_block, positive_int)
 
 __all__ = ["TrainResult", "TrainState", "train"]
 
@@ -190,8 +190,7 @@ def _check(*, steps, optimizer, lr, damping, dtype, points: Points, adaptive,
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}.")
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    positive_int("steps", steps)
     _check_lr(lr)
     check_damping(damping)
     if points.batch_size is not None and optimizer in ("lbfgs", "lm"):

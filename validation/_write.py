@@ -85,19 +85,12 @@ def write_npz(path, arrays: dict) -> Path:
     return _atomic(path, lambda tmp: np.savez(tmp, **arrays))
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def write_figure(path, figure, *, dpi: int = 120) -> Path:
     """A matplotlib figure as PNG, atomically; the figure is closed. Its layout is
     tightened first (no axis label over a neighbour's tick labels)."""
     import warnings
+
+    from .plots import _pyplot
 
     plt = _pyplot()
     with warnings.catch_warnings():   # a layout it cannot tighten is left as it is
@@ -132,8 +125,6 @@ def save(result, out) -> list[Path]:
         written += [write_npz(out / f"{name}.npz", arrays)
                     for name, arrays in result.arrays().items()]
     if hasattr(result, "figures"):
-        plt = _pyplot()
-        for name, make in result.figures().items():
-            plt.close("all")
-            written.append(write_figure(out / f"{name}.png", make()))
+        written += [write_figure(out / f"{name}.png", make())
+                    for name, make in result.figures().items()]
     return written
