@@ -42,8 +42,11 @@ EXPERIMENTS = {e.name: e for e in (
                "Wang et al. 1-D Poisson: NTK constancy with width, GD at their settings"),
     Experiment("wang-spectrum", "._wang:wang_spectrum",
                "Wang et al.: K(0) vs K* spectra against the frequency"),
-    Experiment("wang-wave", "._wang:wang_wave",
-               "Wang et al. wave equation: fixed vs NTK-adaptive weights"),
+    Experiment("wang-wave", "._wang_wave:wang_wave",
+               "Wang et al. Fig. 6, notebook setting: fixed vs NTK-adaptive weights"),
+    Experiment("wang-wave-text", "._wang_wave:wang_wave_text",
+               "Wang et al. Figs. 6-8, text setting (5 x 500, default Adam): weights, "
+               "NTK spectra during training"),
     Experiment("bonfanti-kernel", "._bonfanti:bonfanti_kernel",
                "Bonfanti et al.: the NTK of a nonlinear PDE stays random with width"),
     Experiment("bonfanti-optimizers", "._bonfanti:bonfanti_optimizers",

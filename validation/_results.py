@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+from pathlib import Path
 
-__all__ = ["Claim", "Outcome", "Reproduction", "machine"]
+import numpy as np
+
+__all__ = ["Claim", "Outcome", "Reproduction", "error_rule", "kept_run", "machine"]
 
 #: ``"paper"``: the paper's settings; ``"quick"``: every claim at reduced width/steps
 #: (minutes on 2 cores); ``"tiny"``: a smoke test of every code path in seconds (its
@@ -145,3 +148,46 @@ def outside_legend(ax) -> None:
 def fmt(x: float, digits: int = 3) -> str:
     """A number as the tables print it (``4.21e-02``)."""
     return f"{x:.{digits - 1}e}"
+
+
+def error_rule(ours: float, paper: float, untrained: float) -> tuple[bool, str]:
+    """The reproductions' rule for an error against the paper's, fixed before any number
+    was seen: ``ours`` agrees when it is within a factor ``F = min(3, √(untrained /
+    paper))`` of ``paper``, ``untrained`` being the error of the run's network before
+    training. The limit is at most the geometric midpoint between the untrained error and
+    the paper's, so an untrained network never agrees. Returns ``(holds, note)``."""
+    factor = min(3.0, float(np.sqrt(untrained / paper))) if untrained > paper else 1.0
+    holds = bool(paper / factor <= ours <= paper * factor)
+    return holds, (f"agrees = within a factor {factor:.2g} of the paper's (min(3, "
+                   f"√(untrained {untrained:.3g} / paper))); an untrained net fails")
+
+
+def kept_run(work, name: str, settings: dict, run) -> dict:
+    """``run()`` (a JSON-able dict: a finished training run's curves), kept in
+    ``work/name.done.json`` with ``settings`` so that the experiment's table can be
+    rebuilt once the (large, uncommitted) checkpoints are gone; a kept run of other
+    settings is refused. ``work=None``: no keeping.
+
+    Args:
+      work: the experiment's work directory, or None.
+      name: the run's name (its file stem).
+      settings: what determines the run (JSON-able), compared on reuse.
+      run: ``() -> dict``.
+    """
+    import json
+
+    from ._write import jsonable, write_json
+
+    if work is None:
+        return run()
+    path = Path(work) / f"{name}.done.json"
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept["settings"] != jsonable(settings):
+            raise ValueError(
+                f"{path} holds a finished run of other settings ({kept['settings']}, this "
+                f"run: {jsonable(settings)}); delete it (and its checkpoint) to run again.")
+        return kept["run"]
+    result = run()
+    write_json(path, {"settings": settings, "run": result})
+    return jsonable(result)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import (Adaptive, Checkpoint, Points, Record, empirical_kernel, problems,
+from ntk_pinn import (Checkpoint, Points, Record, empirical_kernel, problems,
                       train)
 
 from ._results import Claim, Outcome, fmt, outside_legend
@@ -308,86 +308,3 @@ def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
            "gap_widths": list(gap_widths), "gaps": gaps}
     return Outcome(settings, claims, raw,
                    {"spectrum": _spectrum_figure(limit, emp, emp_loss, freqs, horizon)})
-
-
-WAVE_GROUPS = {"u": ("ic", "bc"), "ut": ("ic_t",), "r": ("r",)}
-# Their batch: 100 initial points (u and u_t), 100 at x = 0 and 100 at x = 1 (two means:
-# weight 2 on our one boundary mean of 200), 300 residual points; NTK on 300 per group.
-WAVE_BATCH = {"ic": 100, "ic_t": 100, "bc": 200, "r": 300}
-WAVE_KERNEL = {"ic": 100, "bc": 200, "ic_t": 300, "r": 300}
-
-
-def wave_run(width: int, steps: int, adaptive: bool, *, record_every: int = 1000,
-             checkpoint=None, progress: bool = False, seed: int = 0):
-    """One wave run at Wang et al.'s setting (``width`` x 3 tanh)."""
-    prob = problems.wave_1d()
-    rng = np.random.default_rng(12345)
-    # They standardize by 1e5 samples of the residual sampler (uniform on the square).
-    sample = prob.residual.sampler(rng, 100000)
-    net = ntk_pinn.mlp(width, 3, "tanh", parameterization="standard",
-                       initialization="glorot_normal").standardized(sample)
-    import optax
-
-    return train(net, prob, steps=steps, optimizer="adam",
-                 lr=optax.exponential_decay(1e-3, 1000, 0.9), weights={"bc": 2.0},
-                 adaptive=adaptive and Adaptive(every=100, groups=WAVE_GROUPS,
-                                                kernel_size=WAVE_KERNEL, resample=True),
-                 points=Points(n_residual=1000, n_boundary=300, batch_size=WAVE_BATCH),
-                 record=Record(every=record_every, grid=10000), dtype="float32",
-                 seed=seed, checkpoint=checkpoint, progress=progress)
-
-
-def wang_wave(scale: str, work, progress: bool) -> Outcome:
-    width, steps, record = {"paper": (500, 80000, 1000), "quick": (500, 3000, 500),
-                            "tiny": (32, 200, 100)}[scale]
-    runs = {}
-    for label, adaptive in (("fixed", False), ("adaptive", True)):
-        r = wave_run(width, steps, adaptive, record_every=record,
-                     checkpoint=_ckpt(work, label, record), progress=progress)
-        runs[label] = {"steps": r.steps, "error": r.errors, "losses": r.losses,
-                       "weights": r.weights, "train_seconds": r.seconds}
-    fixed, adaptive = runs["fixed"]["error"][-1], runs["adaptive"]["error"][-1]
-    w_end = {k: v[-1] for k, v in runs["adaptive"]["weights"].items()}
-    quick = scale != "paper"
-    note = f"{scale}: {steps} of 80 000 steps, width {width}" if quick else ""
-    claims = (
-        Claim("fixed weights: relative L2 error", "4.518e-01", fmt(fixed),
-              _within_factor_3(fixed, 0.4518, scale), note),
-        Claim("NTK-adaptive weights: relative L2 error", "1.728e-03 (notebook 3.86e-03)",
-              fmt(adaptive), _within_factor_3(adaptive, 1.728e-3, scale), note),
-        Claim("adaptive weights beat fixed ones", "261x lower error", f"{fixed / adaptive:.3g}x",
-              bool(adaptive < fixed), ""),
-        Claim("weights put the initial/boundary terms far above the residual",
-              "λ_u, λ_ut ≫ λ_r", ", ".join(f"{k}: {v:.3g}" for k, v in w_end.items()),
-              bool(min(w_end["ic"], w_end["ic_t"]) > 10 * w_end["r"]),
-              "λ_bc = 2 λ_u (two boundary means)"),
-    )
-    settings = {"problem": "wave_1d (u_tt = 4 u_xx; u, u_t at t = 0; u at x = 0, 1)",
-                "network": f"3 x {width} tanh, Glorot normal, zero biases, standard "
-                           "parameterization, inputs standardized",
-                "optimizer": "Adam 1e-3 x 0.9^(step/1000), float32", "steps": steps,
-                "batch per step": WAVE_BATCH, "NTK points": WAVE_KERNEL,
-                "weight groups": WAVE_GROUPS, "update every": 100,
-                "NTK points drawn": "afresh at every update (their code: the current batch)",
-                "error grid": "101 x 101", "seed": 0}
-
-    def fig_curves():
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(1, 3, figsize=(15, 3.8))
-        for label, r in runs.items():
-            ax[0].semilogy(r["steps"], r["error"], label=label)
-            for name, v in r["losses"].items():
-                ax[1].semilogy(r["steps"], v, ls="-" if label == "adaptive" else ":",
-                               label=f"{label} {name}")
-        for name, v in runs["adaptive"]["weights"].items():
-            ax[2].semilogy(runs["adaptive"]["steps"], v, label=name)
-        ax[0].set(xlabel="step", ylabel="relative L2 error")
-        ax[1].set(xlabel="step", ylabel="loss term (fixed points)")
-        ax[2].set(xlabel="step", ylabel="adaptive weight")
-        for a in ax:
-            outside_legend(a)
-        return fig
-
-    return Outcome(settings, claims, {"runs": runs},
-                   {"curves": fig_curves})
