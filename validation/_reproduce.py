@@ -40,6 +40,8 @@ class Experiment:
 EXPERIMENTS = {e.name: e for e in (
     Experiment("wang-poisson", "._wang:wang_poisson",
                "Wang et al. 1-D Poisson: NTK constancy with width, GD at their settings"),
+    Experiment("wang-constancy", "._wang_constancy:wang_constancy",
+               "Wang et al. Figs. 2-3, text setting: the NTK barely moves, tends to K*"),
     Experiment("wang-spectrum", "._wang:wang_spectrum",
                "Wang et al.: K(0) vs K* spectra against the frequency"),
     Experiment("wang-wave", "._wang_wave:wang_wave",
