@@ -11,8 +11,11 @@ import validation
 from validation import EXPERIMENTS, reproduce
 
 PAPER_NUMBERS = {"wang-poisson": ["4.21e-02", "4.88e-03"],
-                 "wang-spectrum": ["K(0) → K*"],
+                 "wang-constancy": ["Fig. 2", "Fig. 3", "tends to 0"],
+                 "wang-weights": ["2.40e-01", "1.63e-03", "≈ 100"],
+                 "wang-spectrum": ["K(0) → K*", "[text]", "[notebook]"],
                  "wang-wave": ["4.518e-01", "1.728e-03"],
+                 "wang-wave-text": ["4.518e-01", "1.728e-03", "Fig. 7", "Fig. 8b"],
                  "bonfanti-kernel": ["random at any width"],
                  "bonfanti-optimizers": ["LM best"]}
 
@@ -34,14 +37,34 @@ def test_each_experiment_at_tiny_scale_writes_its_table(name, tmp_path):
 
 def test_rerun_resumes_the_training_runs_from_checkpoints(tmp_path):
     first = reproduce("wang-wave", scale="tiny", work_dir=tmp_path, progress=False)
-    ckpts = sorted(p.name for p in (tmp_path / "wang-wave-tiny").iterdir())
-    assert ckpts == ["adaptive.npz", "fixed.npz"]
+    work = tmp_path / "wang-wave-tiny"
+    runs = ["adaptive_seed0", "adaptive_seed1", "fixed_seed0"]
+    assert sorted(p.name for p in work.glob("*.npz")) == [f"{r}.npz" for r in runs]
+    # A finished run is kept (its curves, as JSON) and reused as it is ...
+    kept = reproduce("wang-wave", scale="tiny", work_dir=tmp_path, progress=False)
+    # ... and without its record, the checkpoint resumes it at its last step.
+    for r in runs:
+        (work / f"{r}.done.json").unlink()
     again = reproduce("wang-wave", scale="tiny", work_dir=tmp_path, progress=False)
-    for label in ("fixed", "adaptive"):
+    for label in runs:
         a, b = first.raw["runs"][label], again.raw["runs"][label]
         assert np.array_equal(a["error"], b["error"])
+        assert kept.raw["runs"][label] == a
         # Resumed at the last step: no training time added.
         assert b["train_seconds"] - a["train_seconds"] < 0.5
+
+
+def test_a_kept_run_of_other_settings_is_refused(tmp_path):
+    from validation._results import kept_run
+
+    calls = []
+    run = lambda: calls.append(1) or {"error": np.array([1.0, 0.5])}  # noqa: E731
+    assert kept_run(tmp_path, "a", {"steps": 10}, run) == {"error": [1.0, 0.5]}
+    assert kept_run(tmp_path, "a", {"steps": 10}, run) == {"error": [1.0, 0.5]}
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match=r"a.done.json holds a finished run of other "
+                                         r"settings.*delete it"):
+        kept_run(tmp_path, "a", {"steps": 20}, run)
 
 
 def test_cli_reproduce_and_bad_names(tmp_path, capsys):

@@ -42,6 +42,9 @@ EXPERIMENTS = {e.name: e for e in (
                "Wang et al. 1-D Poisson: NTK constancy with width, GD at their settings"),
     Experiment("wang-constancy", "._wang_constancy:wang_constancy",
                "Wang et al. Figs. 2-3, text setting: the NTK barely moves, tends to K*"),
+    Experiment("wang-weights", "._wang_weights:wang_weights",
+               "Wang et al. Figs. 4-5: fixed weights from the NTK traces, text and "
+               "notebook networks"),
     Experiment("wang-spectrum", "._wang:wang_spectrum",
                "Wang et al.: K(0) vs K* spectra against the frequency"),
     Experiment("wang-wave", "._wang_wave:wang_wave",

@@ -206,105 +206,124 @@ def _predicted_loss(K: np.ndarray, y: np.ndarray, steps: int) -> float:
     return float(np.sum(decay * c ** 2) / np.sum(c ** 2))
 
 
-def _spectrum_figure(limit: dict, emp: list, emp_loss, freqs, horizon: int):
-    """``() -> Figure``: the K* and empirical spectra, and the loss left by frequency."""
+def _spectrum_figure(nets: dict, freqs, horizon: int):
+    """``() -> Figure``: per network, the K* and empirical spectra and the loss left by
+    frequency."""
     def fig_spectrum():
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-        for i, block in enumerate(("eig_uu", "eig_rr")):
-            ev = _resolved(limit[block])
-            ax[i].loglog(np.arange(1, len(ev) + 1), ev, "k-", label="K*")
-            for j, e in enumerate(emp):
-                ee = _resolved(e[block])
-                ax[i].loglog(np.arange(1, len(ee) + 1), ee, "C0", alpha=0.4,
-                             label="empirical" if j == 0 else None)
-            ax[i].set(xlabel="index", ylabel="eigenvalue (above 1e-15 λ_max)",
-                      title="K_uu" if block == "eig_uu" else "K_rr")
-            outside_legend(ax[i])
-        ax[2].semilogy(freqs, limit["loss"], "k-o", label="K*")
-        ax[2].semilogy(freqs, emp_loss.mean(0), "C0-s", label="empirical (mean)")
-        ax[2].set(xlabel="frequency a", ylabel=f"loss left after {horizon} steps")
-        outside_legend(ax[2])
+        fig, axes = plt.subplots(len(nets), 3, figsize=(14, 3.8 * len(nets)), squeeze=False)
+        for ax, (which, r) in zip(axes, nets.items()):
+            limit, emp = r["limit"], r["empirical"]
+            for i, block in enumerate(("eig_uu", "eig_rr")):
+                ev = _resolved(limit[block])
+                ax[i].loglog(np.arange(1, len(ev) + 1), ev, "k-", label="K*")
+                for j, e in enumerate(emp):
+                    ee = _resolved(e[block])
+                    ax[i].loglog(np.arange(1, len(ee) + 1), ee, "C0", alpha=0.4,
+                                 label="empirical" if j == 0 else None)
+                ax[i].set(xlabel="index", ylabel="eigenvalue (above 1e-15 λ_max)",
+                          title=f"{'K_uu' if block == 'eig_uu' else 'K_rr'}, {which} network")
+                outside_legend(ax[i])
+            ax[2].semilogy(freqs, limit["loss"], "k-o", label="K*")
+            ax[2].semilogy(freqs, np.mean([e["loss"] for e in emp], 0), "C0-s",
+                           label="empirical (mean)")
+            ax[2].set(xlabel="frequency a", ylabel=f"loss left after {horizon} steps",
+                      title=f"{which} network")
+            outside_legend(ax[2])
         return fig
 
     return fig_spectrum
 
 
-def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
+def _spectrum_stats(K: np.ndarray, data: dict, freqs, horizon: int) -> dict:
+    n_u = len(data["u"][1])
+    uu, rr = K[:n_u, :n_u], K[n_u:, n_u:]
+    losses = []
+    for a in freqs:
+        p = problems.poisson_1d(a, collocation="linspace")
+        y = np.concatenate([p.exact(data["u"][1]), p.residual.target(data["r"][1])])
+        losses.append(_predicted_loss(K, y, horizon))
+    return {"eig_uu": np.linalg.eigvalsh(uu)[::-1], "eig_rr": np.linalg.eigvalsh(rr)[::-1],
+            "trace_ratio": float(np.trace(rr) / np.trace(uu)), "loss": np.array(losses)}
+
+
+def _spectrum_network(which: str, data: dict, seeds, freqs, horizon: int) -> dict:
+    """K* and the empirical NTK (one per seed) of the width-100 ``which`` network, and the
+    gap ``‖K(0) − K*‖/‖K*‖`` at widths 100 / 400 / 1600 (2 seeds each; the standard
+    parameterization's limit depends on the width: each width against its own)."""
     import jax
 
     from theory import limiting_kernel
 
-    freqs = (1.0, 2.0) if scale == "tiny" else (1.0, 2.0, 4.0, 8.0)
-    seeds = tuple(range({"paper": 10, "quick": 3, "tiny": 2}[scale]))
-    horizon = 1000
-    prob, data = _poisson_setting()
-    net = _poisson_net(512, data)
+    from ._wang_weights import weights_net
+
+    net = weights_net(which, data)
     blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     Kstar = limiting_kernel(net, blocks).matrix
-    Kemp = [empirical_kernel(net, net.init(jax.random.PRNGKey(s), 1), blocks).matrix
-            for s in seeds]
-    n_u = len(data["u"][1])
-
-    def stats(K):
-        uu, rr = K[:n_u, :n_u], K[n_u:, n_u:]
-        eig_uu = np.linalg.eigvalsh(uu)[::-1]
-        eig_rr = np.linalg.eigvalsh(rr)[::-1]
-        losses = []
-        for a in freqs:
-            p = problems.poisson_1d(a, collocation="linspace")
-            y = np.concatenate([p.exact(data["u"][1]), p.residual.target(data["r"][1])])
-            losses.append(_predicted_loss(K, y, horizon))
-        return {"eig_uu": eig_uu, "eig_rr": eig_rr,
-                "trace_ratio": float(np.trace(rr) / np.trace(uu)), "loss": np.array(losses)}
-
-    limit = stats(Kstar)
-    emp = [stats(K) for K in Kemp]
-    emp_ratio = np.array([e["trace_ratio"] for e in emp])
-    emp_loss = np.array([e["loss"] for e in emp])
-    # K(0) -> K*: the gap at widths 128 / 512 / 2048 (standard parameterization: each
-    # width against its own kernel), 2 seeds each.
-    gap_widths = (128, 512, 2048)
-    gaps = []
+    emp = [_spectrum_stats(empirical_kernel(net, net.init(jax.random.PRNGKey(s), 1),
+                                            blocks).matrix, data, freqs, horizon)
+           for s in seeds]
+    gap_widths, gaps = (100, 400, 1600), []
     for w in gap_widths:
         wide = net.with_width(w)
-        K_w = Kstar if w == 512 else limiting_kernel(wide, blocks).matrix
+        K_w = Kstar if w == 100 or which == "text" else limiting_kernel(wide, blocks).matrix
         gaps.append(float(np.mean([np.linalg.norm(
             empirical_kernel(wide, wide.init(jax.random.PRNGKey(s), 1), blocks).matrix - K_w)
             / np.linalg.norm(K_w) for s in seeds[:2]])))
+    return {"limit": _spectrum_stats(Kstar, data, freqs, horizon), "empirical": emp,
+            "gap_widths": list(gap_widths), "gaps": gaps}
+
+
+def _spectrum_claims(which: str, r: dict, freqs, horizon: int) -> tuple:
+    limit, emp, gaps = r["limit"], r["empirical"], r["gaps"]
+    emp_ratio = np.array([e["trace_ratio"] for e in emp])
+    emp_loss = np.array([e["loss"] for e in emp])
     decay_star = limit["eig_rr"][9] / limit["eig_rr"][0]
     decay_emp = np.mean([e["eig_rr"][9] / e["eig_rr"][0] for e in emp])
     loss_txt = lambda v: ", ".join(f"a={a:g}: {fmt(x, 2)}" for a, x in zip(freqs, v))  # noqa
-    claims = (
-        Claim("K_rr eigenvalues decay fast (λ_10/λ_1)", "fast decay (figure)",
+    tag = f"[{which}]"
+    return (
+        Claim(f"{tag} K_rr eigenvalues decay fast (λ_10/λ_1)", "fast decay (Fig. 1)",
               f"K*: {fmt(decay_star)}; empirical: {fmt(decay_emp)}",
-              bool(decay_star < 1e-2 and decay_emp < 1e-2), ""),
-        Claim("tr(K_rr)/tr(K_uu) ≫ 1", "K_rr far above K_uu; the spectra similar for "
+              bool(decay_star < 1e-2 and decay_emp < 1e-2), "agrees = below 1e-2"),
+        Claim(f"{tag} tr(K_rr)/tr(K_uu) ≫ 1", "K_rr far above K_uu; the spectra similar for "
               "a = 1, 2, 4 (Fig. 1)",
               f"K*: {limit['trace_ratio']:.3g}; empirical: {emp_ratio.mean():.3g} ± "
               f"{emp_ratio.std():.2g}", bool(limit["trace_ratio"] > 10),
-              "at initialization K depends on the operator and the points only, not on a: "
-              "the ratio is the same for every a; a enters through the target (next row)"),
-        Claim(f"higher frequency trains slower: loss left after {horizon} GD steps "
+              "agrees = above 10. At initialization K depends on the operator and the points "
+              "only, not on a: the spectra are the same for every a"),
+        Claim(f"{tag} higher frequency trains slower: loss left after {horizon} GD steps "
               "(lr 1/λ_max) of the linearized dynamics",
               "slower convergence for larger a (spectral bias)",
               f"K*: {loss_txt(limit['loss'])}; empirical: {loss_txt(emp_loss.mean(0))}",
               bool(np.all(np.diff(limit["loss"]) > 0) and np.all(np.diff(emp_loss.mean(0)) > 0)),
               "target [g; f] projected on K's eigenvectors"),
-        Claim("the empirical NTK approaches K* as the width grows", "K(0) → K* as width → ∞",
+        Claim(f"{tag} the empirical NTK approaches K* as the width grows",
+              "K(0) → K* as width → ∞",
               "‖K(0) - K*‖/‖K*‖: " + ", ".join(f"width {w}: {fmt(g)}"
-                                               for w, g in zip(gap_widths, gaps)),
+                                               for w, g in zip(r["gap_widths"], gaps)),
               bool(gaps[-1] < gaps[0] / 2),
-              "agrees = halves from width 128 to 2048 (width^(-1/2) predicts a quarter); "
-              "standard parameterization: each width against its own kernel"),
+              "agrees = halves from width 100 to 1600 (width^(-1/2) predicts a quarter)"),
     )
-    settings = {"problem": "poisson_1d(a, linspace) for a in " + str(list(freqs)),
-                "points": "100 boundary + 100 linspace", "network": "1 x 512 tanh, standard "
-                "parameterization, inputs standardized", "seeds": list(seeds),
-                "horizon": horizon}
 
-    raw = {"limit": limit, "empirical": emp, "frequencies": list(freqs),
-           "gap_widths": list(gap_widths), "gaps": gaps}
-    return Outcome(settings, claims, raw,
-                   {"spectrum": _spectrum_figure(limit, emp, emp_loss, freqs, horizon)})
+
+def wang_spectrum(scale: str, work, progress: bool) -> Outcome:
+    """Fig. 1 with the text's network (width 100, NTK parameterization) and the notebook's
+    (width 100, standard parameterization, standardized inputs), side by side."""
+    freqs = (1.0, 2.0) if scale == "tiny" else (1.0, 2.0, 4.0)
+    seeds = tuple(range({"paper": 10, "quick": 3, "tiny": 2}[scale]))
+    horizon = 1000
+    _, data = _poisson_setting()
+    nets = {which: _spectrum_network(which, data, seeds, freqs, horizon)
+            for which in ("text", "notebook")}
+    claims = sum((_spectrum_claims(w, r, freqs, horizon) for w, r in nets.items()), ())
+    settings = {"problem": "poisson_1d(a, linspace) for a in " + str(list(freqs)),
+                "points": "100 boundary + 100 linspace",
+                "networks": {"text": "1 x 100 tanh, NTK parameterization (W, b ~ N(0, 1)), "
+                                     "raw inputs (§7)",
+                             "notebook": "1 x 100 tanh, standard parameterization, b ~ "
+                                         "N(0, 1), inputs standardized (PINNsNTK)"},
+                "seeds": list(seeds), "horizon": horizon}
+    raw = {"frequencies": list(freqs), "networks": nets}
+    return Outcome(settings, claims, raw, {"spectrum": _spectrum_figure(nets, freqs, horizon)})

@@ -1,0 +1,63 @@
+"""The reproductions' machinery checked against independent computations: the batched
+GD of ``wang-weights`` against ``ntk_pinn.train``'s GD, the error rule against an
+untrained network, the width slope against a known power law."""
+
+import numpy as np
+import pytest
+
+from validation._results import error_rule
+
+
+def test_batched_gd_equals_train_gd_run_by_run():
+    import jax
+
+    import ntk_pinn
+    from ntk_pinn import Points, Record, problems, train
+    from validation._wang_weights import gd_runs
+
+    prob = problems.poisson_1d(4.0, collocation="linspace")
+    data = prob.data(20, 10)
+    net = ntk_pinn.mlp(16, 1, "tanh", parameterization="standard").standardized(
+        data["r"][1])
+    inits = [net.init(jax.random.PRNGKey(s), 1) for s in (0, 1)]
+    weights = np.array([[0.5, 0.5], [50.0, 0.5]])
+    stack = jax.tree_util.tree_map(lambda *a: np.stack(a), *inits)
+    final, ms = gd_runs(net, data, stack, weights, lr=1e-4, steps=60, record_every=20)
+    assert ms.shape == (4, 2, 2)
+    for i in range(2):
+        ref = train(net, prob, optimizer="gd", lr=1e-4, steps=60, params=inits[i],
+                    weights=dict(zip(data, weights[i])),
+                    points=Points(n_residual=20, n_boundary=10), record=Record(every=20))
+        for a, b in zip(jax.tree_util.tree_leaves(ref.params),
+                        jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+                            lambda x: x[i], final))):
+            np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ms[:, i, 0], ref.losses["u"], rtol=1e-9)
+        np.testing.assert_allclose(ms[:, i, 1], ref.losses["r"], rtol=1e-9)
+    with pytest.raises(ValueError, match=r"steps \(50\) must be a multiple of record_every"):
+        gd_runs(net, data, stack, weights, lr=1e-4, steps=50, record_every=20)
+
+
+def test_error_rule_fails_an_untrained_network_and_passes_the_papers_number():
+    for paper, untrained in ((0.4518, 1.02), (1.728e-3, 1.02), (0.24, 1.38)):
+        assert error_rule(paper, paper, untrained)[0]
+        assert not error_rule(untrained, paper, untrained)[0]
+        # the limit is the geometric midpoint at most
+        mid = np.sqrt(paper * untrained)
+        assert not error_rule(mid * 1.01, paper, untrained)[0]
+    ok, note = error_rule(4.0e-3, 1.728e-3, 1.02)
+    assert ok and "factor 3" in note
+    assert not error_rule(0.29, 0.4518, 1.02)[0]       # factor √(1.02/0.4518) = 1.50
+
+
+def test_width_slope_recovers_a_power_law_with_its_interval():
+    from validation._wang_constancy import slope
+
+    rng = np.random.default_rng(0)
+    w = np.repeat([100.0, 500.0, 2000.0, 8000.0], 3)
+    v = 3.0 * w ** -0.5 * np.exp(0.05 * rng.standard_normal(len(w)))
+    s, lo, hi = slope(w, v)
+    assert lo < -0.5 < hi and hi < 0 and abs(s + 0.5) < 0.05
+    # no trend (the same three values at every width): the interval holds 0
+    s, lo, hi = slope(w, np.tile([1.05, 0.95, 1.0], 4))
+    assert lo < 0 < hi and abs(s) < 1e-12
