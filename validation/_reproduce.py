@@ -39,7 +39,8 @@ class Experiment:
 #: The experiments, by name.
 EXPERIMENTS = {e.name: e for e in (
     Experiment("wang-poisson", "._wang:wang_poisson",
-               "Wang et al. 1-D Poisson: NTK constancy with width, GD at their settings"),
+               "Wang et al.'s 1-D Poisson notebook (width 512, standard parameterization): "
+               "error, NTK change with width"),
     Experiment("wang-constancy", "._wang_constancy:wang_constancy",
                "Wang et al. Figs. 2-3, text setting: the NTK barely moves, tends to K*"),
     Experiment("wang-weights", "._wang_weights:wang_weights",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Claim", "Outcome", "Reproduction", "error_rule", "kept_run", "machine"]
+__all__ = ["Claim", "Outcome", "Reproduction", "machine"]
 
 #: ``"paper"``: the paper's settings; ``"quick"``: every claim at reduced width/steps
 #: (minutes on 2 cores); ``"tiny"``: a smoke test of every code path in seconds (its
@@ -126,15 +126,20 @@ def _train_seconds(raw) -> float:
 
 
 def machine() -> dict:
-    """What ran it: CPU count, platform, jax backend and version."""
+    """What ran it: CPU count (and the cores this process may use), platform, jax backend
+    and version."""
     import jax
 
     devices = jax.devices()
     info = {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
             "jax": jax.__version__, "backend": devices[0].platform,
             "device": getattr(devices[0], "device_kind", str(devices[0]))}
-    where = (f"{info['device']}" if info["backend"] != "cpu"
-             else f"{info['cpus']} CPU cores")
+    # the cores this process may run on (a run pinned with taskset uses fewer)
+    info["cores_used"] = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else info["cpus"])
+    where = (f"{info['device']}" if info["backend"] != "cpu" else
+             f"{info['cpus']} CPU cores" if info["cores_used"] == info["cpus"] else
+             f"{info['cores_used']} of {info['cpus']} CPU cores (pinned)")
     info["summary"] = f"{where} (jax {info['jax']}, {info['platform']})"
     return info
 
