@@ -61,3 +61,33 @@ def test_width_slope_recovers_a_power_law_with_its_interval():
     # no trend (the same three values at every width): the interval holds 0
     s, lo, hi = slope(w, np.tile([1.05, 0.95, 1.0], 4))
     assert lo < 0 < hi and abs(s) < 1e-12
+
+
+def test_constancy_run_matches_a_plain_gd_loop_and_the_generic_kernel():
+    import jax
+    import jax.numpy as jnp
+
+    import ntk_pinn
+    from ntk_pinn import empirical_kernel, residual_vector_fn
+    from validation._wang_constancy import _run, _setting
+
+    _, data, blocks = _setting()
+    Kstar = np.eye(200)
+    got = _run(1, 16, 3, 200, Kstar, None, False)
+    # independent: the sum loss ½ Σ r² by hand, plain GD, per-point autodiff Jacobians
+    net = ntk_pinn.mlp(16, 1, "tanh")
+    p0 = p = net.init(jax.random.PRNGKey(3), 1)
+    res = residual_vector_fn(net, data)
+    grad = jax.jit(jax.grad(lambda q: 0.5 * jnp.sum(res(q) ** 2)))
+    for _ in range(200):
+        p = jax.tree_util.tree_map(lambda a, g: a - 1e-5 * g, p, grad(p))
+    K0 = empirical_kernel(net, p0, blocks, method="generic").matrix
+    KT = empirical_kernel(net, p, blocks, method="generic").matrix
+    np.testing.assert_allclose(got["kernel_change"],
+                               np.linalg.norm(KT - K0) / np.linalg.norm(K0), rtol=1e-8)
+    flat = lambda q: np.concatenate([np.ravel(a) for a in jax.tree_util.tree_leaves(q)])  # noqa
+    np.testing.assert_allclose(got["param_change"], np.linalg.norm(flat(p) - flat(p0))
+                               / np.linalg.norm(flat(p0)), rtol=1e-8)
+    np.testing.assert_allclose(got["loss"][0], 0.5 * np.sum(np.asarray(res(p0)) ** 2),
+                               rtol=1e-10)
+    assert got["kernel_change"] > 0 and got["loss"][1] < got["loss"][0]

@@ -33,7 +33,6 @@ Nonlinear quantities are claimed *not* to vanish like ``width^(-1/2)``
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 

@@ -10,7 +10,6 @@ Under gradient flow the residual vector ``r`` obeys ``dr/dt = -K(t) r``; if ``K`
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 

@@ -36,9 +36,9 @@ LINEAR_PROBLEMS = tuple(PROBLEM_DEFAULTS)
 ALL_PROBLEMS = LINEAR_PROBLEMS + ("nonlinear_poisson_1d",)
 NONLINEAR_PROBLEMS = ("nonlinear_poisson_1d",)
 ACTIVATIONS = ("erf", "sin", "gelu", "tanh", "sigmoid", "softplus", "swish")
+# validation._reproduce.EXPERIMENTS (tested)
 EXPERIMENT_NAMES = ("wang-poisson", "wang-constancy", "wang-weights", "wang-spectrum",
-                    "wang-wave",
-                    "wang-wave-text", "bonfanti-kernel", "bonfanti-optimizers")   # validation._reproduce.EXPERIMENTS (tested)
+                    "wang-wave", "wang-wave-text", "bonfanti-kernel", "bonfanti-optimizers")
 
 
 # ---------------------------------------------------------------------- the description
