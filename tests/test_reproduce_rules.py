@@ -50,17 +50,21 @@ def test_error_rule_fails_an_untrained_network_and_passes_the_papers_number():
     assert not error_rule(0.29, 0.4518, 1.02)[0]       # factor √(1.02/0.4518) = 1.50
 
 
-def test_width_slope_recovers_a_power_law_with_its_interval():
-    from validation._wang_constancy import slope
+def test_constancy_fit_recovers_a_power_law_with_its_interval():
+    from validation._wang_constancy import _fit
 
     rng = np.random.default_rng(0)
     w = np.repeat([100.0, 500.0, 2000.0, 8000.0], 3)
     v = 3.0 * w ** -0.5 * np.exp(0.05 * rng.standard_normal(len(w)))
-    s, lo, hi = slope(w, v)
+    runs = [{"width": a, "v": b} for a, b in zip(w, v)]
+    s, lo, hi = _fit(runs, lambda r: r["v"])
     assert lo < -0.5 < hi and hi < 0 and abs(s + 0.5) < 0.05
     # no trend (the same three values at every width): the interval holds 0
-    s, lo, hi = slope(w, np.tile([1.05, 0.95, 1.0], 4))
+    runs = [{"width": a, "v": b} for a, b in zip(w, np.tile([1.05, 0.95, 1.0], 4))]
+    s, lo, hi = _fit(runs, lambda r: r["v"])
     assert lo < 0 < hi and abs(s) < 1e-12
+    # one width: no slope
+    assert np.isnan(_fit(runs[:3], lambda r: r["v"])[0])
 
 
 def test_constancy_run_matches_a_plain_gd_loop_and_the_generic_kernel():
@@ -69,9 +73,10 @@ def test_constancy_run_matches_a_plain_gd_loop_and_the_generic_kernel():
 
     import ntk_pinn
     from ntk_pinn import empirical_kernel, residual_vector_fn
-    from validation._wang_constancy import _run, _setting
+    from validation._wang import _poisson_setting
+    from validation._wang_constancy import _run
 
-    _, data, blocks = _setting()
+    _, data = _poisson_setting(1.0)
     Kstar = np.eye(200)
     got = _run(1, 16, 3, 200, Kstar, None, False)
     # independent: the sum loss ½ Σ r² by hand, plain GD, per-point autodiff Jacobians
@@ -81,6 +86,7 @@ def test_constancy_run_matches_a_plain_gd_loop_and_the_generic_kernel():
     grad = jax.jit(jax.grad(lambda q: 0.5 * jnp.sum(res(q) ** 2)))
     for _ in range(200):
         p = jax.tree_util.tree_map(lambda a, g: a - 1e-5 * g, p, grad(p))
+    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     K0 = empirical_kernel(net, p0, blocks, method="generic").matrix
     KT = empirical_kernel(net, p, blocks, method="generic").matrix
     np.testing.assert_allclose(got["kernel_change"],

@@ -30,9 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import Checkpoint, Points, empirical_kernel, problems, train
+from ntk_pinn import Points, empirical_kernel, train
 
 from ._results import Claim, Outcome, fmt, kept_run, outside_legend
+from ._study import fit_slope
+from ._wang import _ckpt, _poisson_setting, _resolved
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -51,34 +53,27 @@ TOP = 10          # eigenvalues compared at width 500 (all far above float64 res
 FALL = 10.0       # a run trained when its loss fell this many times
 
 
-def _setting():
-    prob = problems.poisson_1d(1.0, collocation="linspace")
-    data = prob.data(100, 100)
-    return prob, data, {k: (op, x) for k, (op, x, _) in data.items()}
-
-
 def _flat(params) -> np.ndarray:
-    import jax
+    from jax.flatten_util import ravel_pytree
 
-    return np.concatenate([np.ravel(np.asarray(a, np.float64))
-                           for a in jax.tree_util.tree_leaves(params)])
+    return np.asarray(ravel_pytree(params)[0], np.float64)
 
 
 def _run(depth: int, width: int, seed: int, steps: int, Kstar, work, progress) -> dict:
     """One GD run; the kernel measures at its two ends."""
     import jax
 
-    prob, data, blocks = _setting()
+    prob, data = _poisson_setting(1.0)
     net = ntk_pinn.mlp(width, depth, "tanh")
     p0 = net.init(jax.random.PRNGKey(seed), 1)
-    ck = None if work is None else Checkpoint(work / f"d{depth}_w{width}_s{seed}.npz",
-                                              every=max(steps // 4, 1))
+    ck = _ckpt(work, f"d{depth}_w{width}_s{seed}", max(steps // 4, 1))
     r = train(net, prob, optimizer="gd", lr=LR, steps=steps, seed=seed, params=p0,
               weights={"u": 50.0, "r": 50.0},
               points=Points(n_residual=100, n_boundary=100), checkpoint=ck,
               progress=progress)
-    K0 = empirical_kernel(net, p0, blocks).matrix
-    KT = empirical_kernel(net, r.params, blocks).matrix
+    K0 = empirical_kernel(net, p0, data).matrix
+    KT = empirical_kernel(net, r.params, data).matrix
+    eig0 = np.linalg.eigvalsh(K0)[::-1]
     th0, thT = _flat(p0), _flat(r.params)
     loss = sum(50.0 * np.asarray(v) for v in r.losses.values())   # ½ Σ, at every record
     gap = lambda K: float(np.linalg.norm(K - Kstar) / np.linalg.norm(Kstar))  # noqa: E731
@@ -87,25 +82,19 @@ def _run(depth: int, width: int, seed: int, steps: int, Kstar, work, progress) -
             "kernel_change": float(np.linalg.norm(KT - K0) / np.linalg.norm(K0)),
             "kstar_gap": [gap(K0), gap(KT)], "loss": [float(loss[0]), float(loss[-1])],
             "error": [float(r.errors[0]), float(r.errors[-1])],
-            "eig": [np.linalg.eigvalsh(K0)[::-1], np.linalg.eigvalsh(KT)[::-1]],
-            "lr_times_lambda_max": float(LR * np.linalg.eigvalsh(K0)[-1]),
+            "eig": [eig0, np.linalg.eigvalsh(KT)[::-1]],
+            "lr_times_lambda_max": float(LR * eig0[0]),
             "train_seconds": r.seconds}
 
 
-def slope(widths, values) -> tuple[float, float, float]:
-    """``(slope, low, high)``: least squares ``log value = a + slope log width`` and the 95 %
-    confidence interval of the slope (Student t with ``n − 2`` degrees of freedom)."""
-    from scipy import stats
-
-    res = stats.linregress(np.log(widths), np.log(values))
-    t = stats.t.ppf(0.975, len(widths) - 2)
-    return float(res.slope), float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)
-
-
-def _fit(w: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
-    """:func:`slope` where it is defined (two widths or more, three points or more), else
-    NaNs."""
-    return slope(w, v) if len(set(w)) >= 2 and len(w) >= 3 else (np.nan, np.nan, np.nan)
+def _fit(wide: list, value) -> tuple[float, float, float]:
+    """``fit_slope`` (one pooled line, 95 % CI) of ``value(run)`` against the width over
+    ``wide`` (every seed at every width); NaNs with fewer than two widths."""
+    widths = sorted({r["width"] for r in wide})
+    if len(widths) < 2:
+        return np.nan, np.nan, np.nan
+    return fit_slope(widths, np.array([[value(r) for r in wide if r["width"] == x]
+                                       for x in widths]))
 
 
 def _depth_claims(depth: int, runs: list, steps: int, judged: bool) -> tuple:
@@ -113,15 +102,13 @@ def _depth_claims(depth: int, runs: list, steps: int, judged: bool) -> tuple:
     wide = [r for r in runs if r["width"] >= 100]
     falls = [r["loss"][0] / r["loss"][1] for r in wide]
     trained = bool(min(falls) >= FALL)
-    w = np.array([r["width"] for r in wide], float)
     claims = [Claim(f"{fig}: the runs train (loss fall over {steps} steps, widths ≥ 100)",
                     "the loss decreases (their Fig. 2–3 runs train)",
                     f"{min(falls):.3g}x to {max(falls):.3g}x", trained if judged else None,
                     f"agrees = at least {FALL:g}x in every run; gates the rows below")]
     for key, what in (("param_change", "‖θ(T) − θ(0)‖/‖θ(0)‖"),
                       ("kernel_change", "‖K(T) − K(0)‖/‖K(0)‖")):
-        v = np.array([r[key] for r in wide])
-        s, lo, hi = _fit(w, v)
+        s, lo, hi = _fit(wide, lambda r, key=key: r[key])
         per = "; ".join(f"{int(x)}: {fmt(np.mean([r[key] for r in runs if r['width'] == x]))}"
                         for x in sorted({r["width"] for r in runs}))
         claims.append(Claim(
@@ -131,12 +118,12 @@ def _depth_claims(depth: int, runs: list, steps: int, judged: bool) -> tuple:
             "agrees = the 95 % CI below 0" + ("" if not np.isfinite(hi) else
                                               " (theory: −1/2, " + ("inside" if lo <= -0.5 <= hi
                                                                     else "outside") + " the CI)")))
-    gaps = np.array([r["kstar_gap"][1] for r in wide])
-    s, lo, hi = _fit(w, gaps)
+    s, lo, hi = _fit(wide, lambda r: r["kstar_gap"][1])
+    widest = max(wide, key=lambda r: r["width"])
     claims.append(Claim(
         f"{fig}: K(T) tends to K* with width (‖K(T) − K*‖/‖K*‖)",
         "K(t) ≈ K* for wide nets (Theorem 4.4)",
-        f"slope {s:.2f} [{lo:.2f}, {hi:.2f}]; widest: {fmt(gaps[np.argmax(w)])}",
+        f"slope {s:.2f} [{lo:.2f}, {hi:.2f}]; widest: {fmt(widest['kstar_gap'][1])}",
         bool(hi < 0 and trained) if judged and np.isfinite(hi) else None,
         "agrees = the 95 % CI below 0"))
     at500 = [r for r in runs if r["width"] == 500]
@@ -183,8 +170,7 @@ def _figures(runs: list, steps: int) -> dict:
         for i, depth in enumerate((1, 3)):
             for r in [r for r in runs if r["depth"] == depth and r["width"] == 500][:1]:
                 for j, label in enumerate(("step 0", f"step {steps}")):
-                    ev = np.asarray(r["eig"][j])
-                    ev = ev[ev > 1e-15 * ev[0]]
+                    ev = _resolved(r["eig"][j])
                     ax[i].loglog(np.arange(1, len(ev) + 1), ev, "-" if j == 0 else "--",
                                  label=label)
             ax[i].set(xlabel="index", ylabel="eigenvalue of K",
@@ -200,10 +186,10 @@ def wang_constancy(scale: str, work, progress: bool) -> Outcome:
     from theory import limiting_kernel
 
     c = SCALE[scale]
-    _, _, blocks = _setting()
+    _, data = _poisson_setting(1.0)
     runs = []
     for depth, widths in c["widths"].items():
-        Kstar = limiting_kernel(ntk_pinn.mlp(100, depth, "tanh"), blocks).matrix
+        Kstar = limiting_kernel(ntk_pinn.mlp(100, depth, "tanh"), data).matrix
         for width in widths:
             for seed in c["seeds"]:
                 name = f"d{depth}_w{width}_s{seed}"

@@ -26,9 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import Adaptive, Checkpoint, Points, Record, empirical_kernel, problems, train
+from ntk_pinn import Adaptive, Points, Record, empirical_kernel, problems, train
 
 from ._results import Claim, Outcome, error_rule, fmt, kept_run, outside_legend
+from ._wang import _cast, _ckpt, _resolved
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -62,15 +63,13 @@ def wave_net(width: int, depth: int):
 def spectra_monitor(net):
     """``params -> {group: eigenvalues (300,), descending}``: ``K_u``, ``K_ut``, ``K_r`` of
     the empirical NTK (float64) on 300 points per group, the same points at every call."""
-    import jax
-
     data = problems.wave_1d().draw(WAVE_KERNEL, seed=_SPECTRA_SEED)
 
     def spectra(params):
-        p64 = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+        p64 = _cast(params, np.float64)
         out = {}
         for g, names in WAVE_GROUPS.items():
-            K = empirical_kernel(net, p64, {n: data[n][:2] for n in names}).matrix
+            K = empirical_kernel(net, p64, {n: data[n] for n in names}).matrix
             out[g] = np.linalg.eigvalsh(K)[::-1]
         return out
 
@@ -134,8 +133,7 @@ def _runs(setting: str, scale: str, work, progress: bool) -> dict:
                  "record_every": c["record"], "spectra": spectra}
 
         def run(label=label, adaptive=adaptive, seed=seed):
-            ck = None if work is None else Checkpoint(work / f"{label}.npz",
-                                                      every=c["record"])
+            ck = _ckpt(work, label, c["record"])
             r = wave_run(c["width"], c["steps"], adaptive, setting=setting,
                          record_every=c["record"], spectra=spectra, checkpoint=ck,
                          progress=progress, seed=seed)
@@ -237,17 +235,15 @@ def _figures(runs: dict, spectra: bool) -> dict:
         fig, ax = plt.subplots(1, 4, figsize=(19, 3.8))
         for i, g in enumerate(WAVE_GROUPS):
             for s, ev in zip(fixed["spectra_steps"], fixed["spectra"][g]):
-                ev = np.asarray(ev)
-                ev = ev[ev > 1e-15 * ev[0]]
+                ev = _resolved(ev)
                 ax[i].loglog(np.arange(1, len(ev) + 1), ev, label=f"step {s}")
             ax[i].set(xlabel="index", ylabel="eigenvalue", title=f"K_{g}, fixed weights")
             outside_legend(ax[i])
         for g, names in WAVE_GROUPS.items():
-            ev = np.asarray(ad["spectra"][g][-1])
+            ev = _resolved(ad["spectra"][g][-1])
             lam = float(ad["weights"][names[0]][-1])
-            keep = ev > 1e-15 * ev[0]
-            ax[3].loglog(np.arange(1, keep.sum() + 1), lam * ev[keep], label=f"λ K_{g}")
-            ax[3].loglog(np.arange(1, keep.sum() + 1), ev[keep], ":", label=f"K_{g}")
+            ax[3].loglog(np.arange(1, len(ev) + 1), lam * ev, label=f"λ K_{g}")
+            ax[3].loglog(np.arange(1, len(ev) + 1), ev, ":", label=f"K_{g}")
         ax[3].set(xlabel="index", ylabel="eigenvalue", title="adaptive, last step")
         outside_legend(ax[3])
         return fig

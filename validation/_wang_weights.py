@@ -31,9 +31,10 @@ from __future__ import annotations
 import numpy as np
 
 import ntk_pinn
-from ntk_pinn import empirical_kernel, problems, residual_vector_fn
+from ntk_pinn import empirical_kernel, residual_vector_fn
 
 from ._results import Claim, Outcome, error_rule, fmt, kept_run, outside_legend
+from ._wang import _poisson_setting
 
 __all__ = []  # internal: reached through validation.reproduce
 
@@ -46,11 +47,6 @@ SCALE = {"paper": {"steps": 40000, "seeds": 10,
          "quick": {"steps": 8000, "seeds": 4, "lambdas": (1, 10, 100, 500)},
          "tiny": {"steps": 50, "seeds": 2, "lambdas": (1, 100)}}
 NETWORKS = ("text", "notebook")
-
-
-def _setting():
-    prob = problems.poisson_1d(4.0, collocation="linspace")
-    return prob, prob.data(100, 100)
 
 
 def weights_net(which: str, data: dict):
@@ -130,14 +126,13 @@ def _network_runs(which: str, c: dict, progress: bool) -> dict:
     """Every run of one network: seeds × ``λ_b``; the trace ratios at initialization."""
     import jax
 
-    prob, data = _setting()
+    prob, data = _poisson_setting()
     net = weights_net(which, data)
     seeds, lams = np.arange(c["seeds"]), np.asarray(c["lambdas"], float)
     inits = [net.init(jax.random.PRNGKey(int(s)), 1) for s in seeds]
-    blocks = {k: (op, x) for k, (op, x, _) in data.items()}
     ratios = []
     for p in inits:
-        K = empirical_kernel(net, p, blocks)
+        K = empirical_kernel(net, p, data)
         ratios.append(float(np.trace(K.block("r", "r")) / np.trace(K.block("u", "u"))))
     grid_s, grid_l = np.meshgrid(seeds, lams, indexing="ij")      # (seeds, lambdas)
     stack = jax.tree_util.tree_map(lambda *a: np.stack(a), *[inits[s] for s in grid_s.ravel()])
