@@ -18,10 +18,12 @@ from ._empirical import (empirical_kernel, empirical_traces, residual_fn,  # noq
 from ._forms import Term  # noqa: E402
 from ._memory import available_memory, memory_limit  # noqa: E402
 from ._hessian import (LossHessianNorms, hvp, loss_hessian_norms,  # noqa: E402
-                       power_iteration, residual_hessian_norms)
+                       power_iteration, residual_hessian_norms,
+                       residual_tangent_curvature)
 from ._network import (ACTIVATIONS, INITIALIZATIONS, PARAMETERIZATIONS,  # noqa: E402
                        DenseLayer, Network, mlp)
 from ._operator import Operator  # noqa: E402
+from ._periodic import Periodic  # noqa: E402
 from ._gauss_newton import gauss_newton_step  # noqa: E402
 from ._train import TrainResult, TrainState, train  # noqa: E402
 from ._train_options import Adaptive, Checkpoint, Points, Record  # noqa: E402
@@ -39,6 +41,7 @@ __all__ = [
     "LossHessianNorms",
     "Network",
     "Operator",
+    "Periodic",
     "PARAMETERIZATIONS",
     "Points",
     "Record",
@@ -59,6 +62,7 @@ __all__ = [
     "problems",
     "residual_fn",
     "residual_hessian_norms",
+    "residual_tangent_curvature",
     "residual_vector_fn",
     "trace_weights",
     "train",

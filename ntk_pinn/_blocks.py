@@ -12,6 +12,7 @@ from typing import Mapping, Sequence, Union
 import numpy as np
 
 from ._operator import Operator
+from ._periodic import Periodic
 
 __all__ = ["BlockKernel", "trace_weights"]  # the rest: ntk_pinn.internal
 
@@ -21,7 +22,7 @@ class Block:
     """One constraint block: ``operator`` applied at ``points: (n, d)``."""
 
     name: str
-    operator: Operator
+    operator: "Operator | Periodic"
     points: np.ndarray
 
     @property
@@ -55,9 +56,10 @@ def as_blocks(blocks: BlocksLike, what: str = "blocks") -> tuple[Block, ...]:
                 f"points, values) triple), got {entry!r:.80}."
             )
         op, points = entry[:2]
-        if not isinstance(op, Operator):
+        if not isinstance(op, (Operator, Periodic)):
             raise ValueError(
-                f"{what}[{name!r}]: the operator must be an ntk_pinn.Operator, got "
+                f"{what}[{name!r}]: the operator must be an ntk_pinn.Operator (or a Periodic "
+                f"one), got "
                 f"{type(op).__name__} (wrap strings: Operator('u_xx', variables='x'))."
             )
         out.append(Block(name, op, op.check_points(points, f"{what}[{name!r}] points")))

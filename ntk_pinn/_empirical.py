@@ -14,6 +14,7 @@ from ._blocks import BlockKernel, kernel_blocks
 from ._memory import check_memory
 from ._network import Network
 from ._operator import Operator
+from ._periodic import Periodic
 
 __all__ = ["empirical_kernel", "empirical_traces", "residual_fn", "residual_vector_fn"]
 
@@ -84,6 +85,8 @@ def _memory_parts(net: Network, params, rows, cols, method: str) -> dict:
         return parts
 
     def components(op):  # Leibniz terms of the fast path's factors A_k ⊗ B_k
+        if isinstance(op, Periodic):  # features at x and at x + shift
+            return 2 * components(op.operator)
         return sum(math.prod(k + 1 for k in a) for a in op.derivative_orders)
 
     width = sum(2 * layer.width for layer in net.layers)
@@ -101,7 +104,9 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
 
     Same ``blocks`` convention and result as :func:`theory.limiting_kernel`; entry
     ``(x, x')`` of block ``(a, b)`` is ``<∂θ L_a[u](x), ∂θ L_b[u](x')>``. Nonlinear
-    operators are allowed (the residual is differentiated as it is written).
+    operators are allowed (the residual is differentiated as it is written), and
+    :class:`ntk_pinn.Periodic` constraints (``∂θ L[u](x) - ∂θ L[u](x + s)``: each block is
+    the signed sum of the operator's blocks at ``x`` and ``x + s``).
 
     ``method="fast"`` (default) never forms a Jacobian: per dense layer the kernel is a sum
     of Hadamard products of small Gram matrices of Taylor-mode activations and
@@ -135,25 +140,41 @@ def empirical_kernel(net: Network, params, blocks, blocks2=None, *,
     cache = {}
 
     if method == "fast":
-        def features(block):
-            if id(block) not in cache:
-                cache[id(block)] = _layer_features.block_features(
-                    net, params, block.operator, block.points)
-            return cache[id(block)]
+        def features(op, x):
+            key = (id(op), id(x))
+            if key not in cache:
+                cache[key] = _layer_features.block_features(net, params, op, x)
+            return cache[key]
 
-        def compute(r, c, out):
-            out[...] = np.asarray(_layer_features.feature_gram(net, features(r), features(c)))
+        def gram(a, b):
+            return _layer_features.feature_gram(net, features(*a), features(*b))
     else:
-        def jac(block):
-            if id(block) not in cache:
-                cache[id(block)] = _jacobian_fn(net, block.operator)(
-                    params, jnp.asarray(block.points))
-            return cache[id(block)]
+        def jac(op, x):
+            key = (id(op), id(x))
+            if key not in cache:
+                cache[key] = _jacobian_fn(net, op)(params, jnp.asarray(x))
+            return cache[key]
 
-        def compute(r, c, out):
-            out[...] = np.asarray(_gram(jac(r), jac(c)))
+        def gram(a, b):
+            return _gram(jac(*a), jac(*b))
+
+    parts = {id(b): _signed_parts(b) for b in rows + (() if cols is rows else cols)}
+
+    def compute(r, c, out):
+        out[...] = np.asarray(sum(sa * sb * gram(a, b) for sa, a in parts[id(r)]
+                                  for sb, b in parts[id(c)]))
 
     return BlockKernel.assemble(rows, cols, compute, "ntk")
+
+
+def _signed_parts(block) -> list:
+    """``[(sign, (operator, points))]`` whose signed sum is the block's parameter
+    gradient: the block itself, or a :class:`Periodic` one's operator at ``x`` (+) and
+    at ``x + shift`` (-)."""
+    op, x = block.operator, block.points
+    if isinstance(op, Periodic):
+        return [(1.0, (op.operator, x)), (-1.0, (op.operator, op.shifted(x)))]
+    return [(1.0, (op, x))]
 
 
 def empirical_traces(net: Network, params, blocks) -> dict:
@@ -177,6 +198,10 @@ def empirical_traces(net: Network, params, blocks) -> dict:
     out = {}
     for b in rows:
         net.check_differentiable(b.operator)
+        if isinstance(b.operator, Periodic):  # the diagonal of a signed sum of Grams
+            out[b.name] = float(np.trace(empirical_kernel(net, params, [(b.operator,
+                                                                          b.points)]).matrix))
+            continue
         feats = _layer_features.block_features(net, params, b.operator, b.points)
         out[b.name] = float(jnp.sum(_layer_features.feature_diagonal(net, feats)))
     return out

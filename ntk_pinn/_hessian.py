@@ -9,6 +9,18 @@ networks with millions of parameters. For the loss ``½ Σ_i r_i(θ)²`` the Hes
 and the nonzero spectrum of ``JᵀJ`` is that of the empirical NTK ``J Jᵀ``. For linear
 operators ``‖∇²r_i‖`` vanishes like ``width^(-1/2)`` (so the curvature part does too and
 Gauss–Newton is exact in the limit); for nonlinear ones it does not (Bonfanti et al.).
+
+A spectral norm is a maximum over directions, and its log factors flatten a width slope
+(measured about -0.2 for ``u_xx``), so ``‖∇²r‖`` alone separates the regimes by level
+only. :func:`residual_tangent_curvature` measures the curvature along the one direction
+training moves ``r`` in, its own gradient ``ĝ = ∇θ r / ‖∇θ r‖``:
+
+    κ(x) = ĝᵀ ∇²θ r(x) ĝ.
+
+For ``r = L[u]`` with ``L`` linear, ``∇²θ r = L[∇²θ u]`` and ``κ → 0`` with width (a sum of
+``m`` zero-mean neuron terms of size ``m^(-3/2)``). For ``r = L[u] + c u³``,
+``∇²θ r = L[∇²θ u] + 3c u² ∇²θ u + 6c u ∇θu ∇θuᵀ``: the last term is rank one, of norm
+``6|c u| Θ(x, x) = O(1)``, and ``κ → 6 c u(x) (∇θu · ĝ)²``, a nonzero random value.
 """
 
 from __future__ import annotations
@@ -25,8 +37,8 @@ from ._empirical import residual_fn
 from ._network import Network
 from ._operator import Operator
 
-__all__ = ["hvp", "power_iteration", "residual_hessian_norms", "LossHessianNorms",
-           "loss_hessian_norms"]
+__all__ = ["hvp", "power_iteration", "residual_hessian_norms", "residual_tangent_curvature",
+           "LossHessianNorms", "loss_hessian_norms"]
 
 
 def hvp(f, params, v):
@@ -110,6 +122,44 @@ def residual_hessian_norms(net: Network, params, operator: Operator, points, *,
     v0 = jax.random.normal(key, (x.shape[0], flat.size), flat.dtype)
     return np.asarray(_residual_norms_fn(net, operator, iters, rtol)(
         params, jnp.asarray(x), v0))
+
+
+@functools.lru_cache(maxsize=64)
+def _tangent_curvature_fn(net: Network, op: Operator):
+    """Jitted ``(params, x: (P, d)) -> (P,)``: ``κ(x_p)``, one point at a time."""
+    r = residual_fn(net, op)
+
+    @jax.jit
+    def curvature(params, x):
+        flat, unravel = ravel_pytree(params)
+
+        def one(xp):
+            f = lambda th: r(unravel(th), xp)  # noqa: E731
+            g = jax.grad(f)(flat)
+            g = g / jnp.linalg.norm(g)
+            return jnp.dot(g, hvp(f, flat, g))
+        return jax.lax.map(one, x)
+
+    return curvature
+
+
+def residual_tangent_curvature(net: Network, params, operator: Operator,
+                               points) -> np.ndarray:
+    """``(P,)``: ``κ(x_p) = ĝᵀ ∇²_θ r(x_p) ĝ`` with ``r = L[u]`` and ``ĝ = ∇θ r / ‖∇θ r‖``
+    at each of ``points: (P, d)``: the curvature of the residual along its own gradient
+    (module docstring). It vanishes with width for a linear ``L`` and tends to a nonzero
+    random value for a nonlinear one. One gradient and one Hessian-vector product per
+    point.
+
+    Args:
+      net: the network.
+      params: its parameters (a pytree).
+      operator: the residual operator ``L`` (linear or not).
+      points: ``(P, d)``.
+    """
+    x = operator.check_points(points, "points")
+    net.check_differentiable(operator)
+    return np.asarray(_tangent_curvature_fn(net, operator)(params, jnp.asarray(x)))
 
 
 @dataclasses.dataclass(frozen=True)

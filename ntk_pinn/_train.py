@@ -19,6 +19,7 @@ and :class:`Checkpoint` (``ntk_pinn._train_options``); the checkpoint format is
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Callable, NamedTuple
 
@@ -123,10 +124,13 @@ def _batches(problem, sizes: dict, point_seed: int, start: int, n: int, names: l
     return xs, gs
 
 
-def _first_order(net: Network, ops: list, optimizer: str, lr):
+@functools.lru_cache(maxsize=32)
+def _first_order(net: Network, ops: tuple, optimizer: str, lr):
     """``(init, run_fixed, run_batches)`` for optax ``adam``/``sgd``/``lbfgs``:
     ``run_fixed(params, state, lam, xs, gs, n)`` takes ``n`` steps on fixed points,
-    ``run_batches(params, state, lam, xs, gs)`` one step per leading entry of ``xs``."""
+    ``run_batches(params, state, lam, xs, gs)`` one step per leading entry of ``xs``.
+    Cached per spec, so that runs of the same shapes reuse the compiled loops (points are
+    arguments, not constants)."""
     import jax
     import optax
 
@@ -218,7 +222,7 @@ def _stepper(net: Network, problem, data: dict, *, optimizer: str, lr, damping: 
             return state._replace(step=state.step + n, params=params, optimizer_state=mu)
 
         return (lambda params: float(damping)), advance
-    ops = [op for op, _, _ in data.values()]
+    ops = tuple(op for op, _, _ in data.values())
     init, run_fixed, run_batches = _first_order(net, ops, optimizer, lr)
     fixed_xs = cast(tuple(jnp.asarray(x) for _, x, _ in data.values()))
     fixed_gs = cast(tuple(jnp.asarray(g) for _, _, g in data.values()))

@@ -11,10 +11,13 @@ Problems (Wang, Yu & Perdikaris' settings where they have one):
 ``poisson_2d()``: ``u_xx + u_yy = f`` on the unit square, ``u = sin(πx) sin(πy)``;
 ``heat_1d(nu)``: ``u_t - nu u_xx = 0``, ``u = exp(-nu π² t) sin(πx)``;
 ``wave_1d()``: ``u_tt - 4 u_xx = 0``, ``u = sin(πx) cos(2πt) + ½ sin(4πx) cos(8πt)``;
-``convection_1d(beta)``: ``u_t + β u_x = 0``, ``u = sin(x - βt)`` (Bonfanti et al.);
+``convection_1d(beta, boundary)``: ``u_t + β u_x = 0``, ``u = sin(x - βt)`` (Bonfanti et
+al.), exact Dirichlet values at x = 0, 2π or ``u(t, 0) = u(t, 2π)``;
 ``nonlinear_poisson_1d(a, c=-1)``: ``u_xx + c u³ = f`` on [0, 1], ``u = sin(aπx)`` (a
 manufactured solution); ``c = 0`` is its linear counterpart on the same points
-(``problem.linear()``), which the nonlinear study compares it with.
+(``problem.linear()``), which the nonlinear study compares it with;
+``burgers_1d(nu)``: ``u_t + u u_x - ν u_xx = 0``, ``u(0, x) = -sin(πx)``, exact by
+Cole–Hopf quadrature (nonlinear).
 
 Systems (several fields, one network output each: ``mlp(..., outputs=len(fields))``):
 ``stokes_2d()``: ``-Δu + p_x = f₁``, ``-Δv + p_y = f₂``, ``u_x + v_y = 0`` on the unit
@@ -31,10 +34,11 @@ from typing import Callable
 import numpy as np
 
 from ._operator import Operator
+from ._periodic import Periodic
 
 __all__ = ["Constraint", "Problem", "poisson_1d", "poisson_2d", "heat_1d", "wave_1d",
-           "nonlinear_poisson_1d", "convection_1d", "stokes_2d", "elasticity_2d", "PROBLEMS",
-           "box_points", "get"]
+           "nonlinear_poisson_1d", "burgers_1d", "convection_1d", "stokes_2d", "elasticity_2d",
+           "PROBLEMS", "box_points", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Constraint:
     of the ``n_boundary`` / ``n_residual`` a problem is asked for."""
 
     name: str
-    operator: Operator
+    operator: "Operator | Periodic"
     target: Callable[[np.ndarray], np.ndarray]
     sampler: Callable[[np.random.Generator, int], np.ndarray]
     size: int | None = None
@@ -330,30 +334,102 @@ def nonlinear_poisson_1d(a: float = 1.0, c: float = -1.0) -> Problem:
         linear_counterpart=None if c == 0 else (lambda: nonlinear_poisson_1d(a, 0.0)))
 
 
-def convection_1d(beta: float = 1.0) -> Problem:
-    """``u_t + β u_x = 0`` on (t, x) in [0, 1] x [0, 2π], ``u = sin(x - βt)``: the initial
-    value ``sin x`` at t = 0 and the exact values at x = 0 and 2π (Krishnapriyan et al.'s
-    convection problem, used by Bonfanti et al., with Dirichlet instead of periodic
-    boundary values: a constraint here is pointwise). Large ``β`` is where PINNs fail.
+def convection_1d(beta: float = 1.0, boundary: str = "dirichlet") -> Problem:
+    """``u_t + β u_x = 0`` on (t, x) in [0, 1] x [0, 2π], ``u = sin(x - βt)`` with the
+    initial value ``sin x`` at t = 0 (Krishnapriyan et al.'s convection problem, used by
+    Bonfanti et al.). Large ``β`` is where PINNs fail.
 
     Args:
       beta: the transport speed β.
+      boundary: ``"dirichlet"``: the exact values at x = 0 and 2π (pointwise, so the
+        limiting kernel takes it); ``"periodic"``: ``u(t, 0) = u(t, 2π)``, the benchmark's
+        own condition (a :class:`ntk_pinn.Periodic` constraint: training and the
+        empirical NTK take it, the limiting kernel does not).
     """
     if not (isinstance(beta, (int, float)) and np.isfinite(beta)):
         raise ValueError(f"beta must be a finite number, got {beta!r}.")
+    if boundary not in ("dirichlet", "periodic"):
+        raise ValueError(f"boundary must be 'dirichlet' or 'periodic', got {boundary!r}.")
     exact = lambda z: np.sin(z[:, 1] - beta * z[:, 0])  # noqa: E731
     dom = ((0.0, 1.0), (0.0, 2 * np.pi))
+    u = Operator("u", "t x")
+    bc = (Constraint("bc", u, exact, _line(1, [0.0, 2 * np.pi], dom))
+          if boundary == "dirichlet" else
+          Constraint("bc", Periodic(u, (0.0, 2 * np.pi)), lambda z: np.zeros(len(z)),
+                     _line(1, [0.0], dom)))
+    suffix = "" if boundary == "dirichlet" else ", periodic"
     return Problem(
-        name=f"convection_1d(beta={beta:g})", variables=("t", "x"),
+        name=f"convection_1d(beta={beta:g}{suffix})", variables=("t", "x"),
         residual=Constraint("r", Operator(f"u_t + {float(beta)!r}*u_x", "t x"),
                             lambda z: np.zeros(len(z)), _uniform(dom)),
-        constraints=(Constraint("ic", Operator("u", "t x"), exact, _line(0, [0.0], dom)),
-                     Constraint("bc", Operator("u", "t x"), exact,
-                                _line(1, [0.0, 2 * np.pi], dom))),
+        constraints=(Constraint("ic", u, exact, _line(0, [0.0], dom)), bc),
         exact=exact, domain=dom,
         # beta = 1, 256 + 2 x 64 points, depth-2 erf: NNGP posterior rel. L2 7.3e-6 on a
         # 201 x 201 grid, 100 % of it within 3 sigma (rkhs band).
         defaults=dict(_DEFAULTS, n_residual=256, n_boundary=64))
+
+
+def _burgers_exact(nu: float, nodes: int = 100):
+    """``(n, 2) -> (n,)``: the Cole–Hopf solution of ``u_t + u u_x = ν u_xx``,
+    ``u(0, x) = -sin(πx)``, ``u(t, ±1) = 0`` (Basdevant et al. 1986):
+
+        u = -∫ sin(π(x-η)) f(x-η) e^(-η²/4νt) dη / ∫ f(x-η) e^(-η²/4νt) dη,
+        f(y) = exp(-cos(πy) / (2πν)),
+
+    by Gauss–Hermite quadrature in ``η = 2 sqrt(νt) z``, the exponents shifted by their
+    maximum (``f`` spans e^(±1/(2πν)), e^(±50) at ν = 0.01/π). 100 nodes agree with 150
+    and 180 and with a wide trapezoid rule to ~1e-15 (tests/test_problems_burgers.py)."""
+    z, w = np.polynomial.hermite.hermgauss(nodes)
+    log_w = np.log(w)
+
+    def exact(points):
+        t, x = points[:, 0:1], points[:, 1:2]
+        y = x - 2.0 * np.sqrt(nu * np.maximum(t, 0.0)) * z[None, :]
+        e = log_w[None, :] - np.cos(np.pi * y) / (2 * np.pi * nu)
+        e = np.exp(e - e.max(axis=1, keepdims=True))
+        u = -np.sum(np.sin(np.pi * y) * e, axis=1) / np.sum(e, axis=1)
+        return np.where(t[:, 0] > 0, u, -np.sin(np.pi * x[:, 0]))
+
+    return exact
+
+
+def burgers_1d(nu: float = 0.01 / np.pi) -> Problem:
+    """Burgers' equation ``u_t + u u_x - ν u_xx = 0`` on (t, x) in [0, 1] x [-1, 1],
+    ``u(0, x) = -sin(πx)``, ``u(t, ±1) = 0`` (Raissi et al.'s benchmark, used by Bonfanti
+    et al.); the exact solution by Cole–Hopf quadrature. Nonlinear: training and the
+    empirical NTK take it; its linear counterpart is the heat equation ``u_t - ν u_xx``
+    on the same points.
+
+    Args:
+      nu: the viscosity ν (default 0.01/π: a steep front at x = 0 forms by t ≈ 0.4).
+    """
+    if not (isinstance(nu, (int, float)) and nu > 0 and np.isfinite(nu)):
+        raise ValueError(f"nu must be a positive number, got {nu!r}.")
+    exact = _burgers_exact(float(nu))
+    dom = ((0.0, 1.0), (-1.0, 1.0))
+
+    def make(nonlinear: bool) -> Problem:
+        text = (f"u_t + u*u_x - {float(nu)!r}*u_xx" if nonlinear
+                else f"u_t - {float(nu)!r}*u_xx")
+        return Problem(
+            name=f"burgers_1d(nu={nu:.4g})" if nonlinear else f"heat_1d(nu={nu:.4g}) "
+                 "(Burgers' linear part)", variables=("t", "x"),
+            residual=Constraint("r", Operator(text, "t x"), lambda z: np.zeros(len(z)),
+                                _uniform(dom)),
+            constraints=(Constraint("ic", Operator("u", "t x"), exact, _line(0, [0.0], dom)),
+                         Constraint("bc", Operator("u", "t x"), lambda z: np.zeros(len(z)),
+                                    _line(1, [-1.0, 1.0], dom))),
+            exact=exact if nonlinear else _no_exact("the heat part of Burgers' equation"),
+            domain=dom, linear_counterpart=(lambda: make(False)) if nonlinear else None)
+
+    return make(True)
+
+
+def _no_exact(what: str):
+    def exact(points):
+        raise ValueError(f"{what} has no exact solution here; it is the linear counterpart "
+                         "for kernel studies (same points), not a problem to solve.")
+    return exact
 
 
 def _field(exact, i: int):
@@ -455,7 +531,8 @@ def elasticity_2d(lam: float = 1.0, mu: float = 0.5) -> Problem:
 
 PROBLEMS = {"poisson_1d": poisson_1d, "poisson_2d": poisson_2d, "heat_1d": heat_1d,
             "wave_1d": wave_1d, "convection_1d": convection_1d,
-            "nonlinear_poisson_1d": nonlinear_poisson_1d, "stokes_2d": stokes_2d,
+            "nonlinear_poisson_1d": nonlinear_poisson_1d, "burgers_1d": burgers_1d,
+            "stokes_2d": stokes_2d,
             "elasticity_2d": elasticity_2d}
 
 

@@ -16,8 +16,9 @@ PAPER_NUMBERS = {"wang-poisson": ["4.21e-02", "4.88e-03"],
                  "wang-spectrum": ["K(0) → K*", "[text]", "[notebook]"],
                  "wang-wave": ["4.518e-01", "1.728e-03"],
                  "wang-wave-text": ["4.518e-01", "1.728e-03", "Fig. 7", "Fig. 8b"],
-                 "bonfanti-kernel": ["random at any width"],
-                 "bonfanti-optimizers": ["LM best"]}
+                 "bonfanti-kernel": ["random at any width", "Fig. 1b"],
+                 "bonfanti-optimizers": ["LM best", "Fig. 4a"],
+                 "bonfanti-convection": ["about 5 000 iterations", "curriculum helps"]}
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -52,6 +53,19 @@ def test_rerun_resumes_the_training_runs_from_checkpoints(tmp_path):
         assert kept.raw["runs"][label] == a
         # Resumed at the last step: no training time added.
         assert b["train_seconds"] - a["train_seconds"] < 0.5
+
+
+def test_curriculum_stage_resumes_from_the_kept_parameters(tmp_path):
+    """A curriculum stage trained again from the previous stage's kept parameters (read
+    back from JSON) ends where the unbroken chain did."""
+    first = reproduce("bonfanti-convection", scale="tiny", work_dir=tmp_path, progress=False)
+    work = tmp_path / "bonfanti-convection-tiny"
+    for suffix in (".done.json", ".npz"):
+        (work / f"curriculum_seed0_beta100{suffix}").unlink()
+    again = reproduce("bonfanti-convection", scale="tiny", work_dir=tmp_path, progress=False)
+    a, b = first.raw["runs"]["curriculum"][0], again.raw["runs"]["curriculum"][0]
+    assert a["stages"][-1]["error"] == b["stages"][-1]["error"]
+    assert first.raw["final"] == again.raw["final"]
 
 
 def test_a_kept_run_of_other_settings_is_refused(tmp_path):

@@ -62,6 +62,11 @@ def _check_kind(kind: str) -> None:
 def _check_pair(net: Network, op1: Operator, op2: Operator) -> None:
     """Refuse (ValueError) a pair of operators the kernel of ``net`` cannot take."""
     for op in (op1, op2):
+        if not isinstance(op, Operator):
+            raise ValueError(
+                f"the limiting kernel takes pointwise operators; {op} is a "
+                f"{type(op).__name__} constraint, which only the empirical kernel and "
+                "training take (its limiting kernel is not implemented).")
         op.require_linear("the limiting kernel")
         net.check_differentiable(op, op1.order + op2.order)
 

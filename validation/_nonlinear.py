@@ -14,7 +14,11 @@ Per ``(width, seed)`` and problem it measures, with the empirical PINN NTK ``K``
    ``1/λ_max(K)`` step diverges).
 3. at initialization, ``‖∇²_θ N[u](x)‖₂`` (max over probe residual points) and the norms
    of the loss Hessian ``∇²L = JᵀJ + Σ r_i ∇²r_i`` and its curvature part ``Σ r_i ∇²r_i``,
-   by power iteration on Hessian-vector products.
+   by power iteration on Hessian-vector products; and the residual's curvature along its
+   own gradient, ``|ĝᵀ ∇²_θ N[u](x) ĝ|`` (mean over the probe points;
+   ``ntk_pinn.residual_tangent_curvature``), which separates the regimes by slope: it
+   vanishes with width for a linear operator and tends to ``6|c u(x)| (∇θu·ĝ)²`` for
+   ``c u³``.
 
 Each slope is fitted on log-log (95% CI), with one intercept per seed (``fit_slope(...,
 paired=True)``): every width uses the same seeds, and a seed shifts some quantities at
@@ -36,7 +40,8 @@ import dataclasses
 
 import numpy as np
 
-from ntk_pinn import Network, empirical_kernel, loss_hessian_norms, residual_hessian_norms
+from ntk_pinn import (Network, empirical_kernel, loss_hessian_norms, residual_hessian_norms,
+                      residual_tangent_curvature)
 
 from . import _tables as tables
 from ._study import (block_pairs, check_grid, check_steps, fit_slope, network_config,
@@ -47,7 +52,8 @@ from ._width import setup_lines
 __all__ = ["NonlinearStudy", "nonlinear_study", "plateau_status"]
 
 LABELS = ("linear", "nonlinear")
-HESSIAN_METRICS = ("residual_hessian", "loss_hessian", "loss_gauss_newton", "loss_curvature")
+HESSIAN_METRICS = ("residual_hessian", "tangent_curvature", "loss_hessian",
+                   "loss_gauss_newton", "loss_curvature")
 
 
 def plateau_status(slope: float, low: float, high: float, *, rate: float = -0.5) -> str:
@@ -74,7 +80,8 @@ class NonlinearStudy:
     ``spread``: ``(n_widths, n_seeds // 2)`` relative difference of ``K(0)`` blocks of
     disjoint seed pairs (independent samples; see :func:`_pair_spread`), its slope ``nan``
     (status "n/a") with fewer than ``MIN_SPREAD_SEEDS`` seeds;
-    ``drift``: ``(n_widths, n_seeds, n_records)`` drift at ``steps``; ``hessian[(label,
+    ``drift``: ``(n_widths, n_seeds, n_records)`` drift at ``steps``; ``drift_absolute``:
+    the same, ``‖K(t) - K(0)‖_F`` of the block (Bonfanti et al.'s ``ΔK(t)``); ``hessian[(label,
     metric)]`` for ``metric`` in ``HESSIAN_METRICS``; ``slopes[(quantity, label, key)] =
     (slope, low, high)``; ``nonlinear_blocks``: the blocks whose operator is nonlinear;
     ``lr[label]``: ``(n_widths, n_seeds)`` step sizes used; ``config``: what was run.
@@ -87,6 +94,7 @@ class NonlinearStudy:
     steps: np.ndarray
     spread: dict
     drift: dict
+    drift_absolute: dict
     hessian: dict
     lr: dict
     slopes: dict
@@ -98,7 +106,7 @@ class NonlinearStudy:
             return False
         if isinstance(key, tuple):      # a block pair
             return any(b in self.nonlinear_blocks for b in key)
-        return key in ("residual_hessian", "loss_curvature")
+        return key in ("residual_hessian", "tangent_curvature", "loss_curvature")
 
     def status(self) -> dict:
         """``{(quantity, label, key): (claim, status)}`` for every fitted slope; the
@@ -151,6 +159,8 @@ class NonlinearStudy:
                            for (lab, p), v in self.spread.items()},
                 "drift": {f"{lab}:{'/'.join(p)}": v.tolist()
                           for (lab, p), v in self.drift.items()},
+                "drift_absolute": {f"{lab}:{'/'.join(p)}": v.tolist()
+                                   for (lab, p), v in self.drift_absolute.items()},
                 "hessian": {f"{lab}:{m}": v.tolist() for (lab, m), v in self.hessian.items()},
                 "lr": {lab: v.tolist() for lab, v in self.lr.items()},
                 "slopes": tables.slopes_json(
@@ -263,11 +273,18 @@ def _compute_fn(net: Network, data: dict, *, names: list, probe_block: str, n_pr
             K0 = empirical_kernel(wide, params, blocks)
             op, x, _ = d[probe_block]
             res_h = residual_hessian_norms(wide, params, op, x[:n_probe], iters=hessian_iters)
+            tangent = residual_tangent_curvature(wide, params, op, x[:n_probe])
             loss_h = loss_hessian_norms(wide, params, d, iters=hessian_iters)
             run = gradient_descent_run(wide, d, s, lr_factor / loss_h.full, steps,
                                        record_every, K0=K0)
+            norms0 = {f"{a}|{b}": float(np.linalg.norm(K0.block(a, b)))
+                      for a, b in block_pairs(list(d))}
             out[label] = {"K0": K0.matrix.tolist(), "sizes": list(K0.row_sizes),
-                          "residual_hessian": res_h.tolist(), "loss_hessian": loss_h.full,
+                          "residual_hessian": res_h.tolist(),
+                          "tangent_curvature": float(np.mean(np.abs(tangent))),
+                          "drift_absolute": {k: [v * norms0[k] for v in run["drift"][k]]
+                                             for k in run["drift"]},
+                          "loss_hessian": loss_h.full,
                           "loss_gauss_newton": loss_h.gauss_newton,
                           "loss_curvature": loss_h.curvature, "drift": run["drift"],
                           "loss": run["loss"], "lr": run["lr"]}
@@ -277,10 +294,11 @@ def _compute_fn(net: Network, data: dict, *, names: list, probe_block: str, n_pr
 
 
 def _collect(runs: dict, widths, seeds, names: list) -> tuple:
-    """``(spread, drift, hessian, lr, slopes)`` of the study from its runs."""
+    """``(spread, drift, drift_absolute, hessian, lr, slopes)`` of the study from its
+    runs."""
     offsets = np.cumsum([0] + runs[(widths[0], seeds[0])]["linear"]["sizes"])
     where = {n: slice(offsets[i], offsets[i + 1]) for i, n in enumerate(names)}
-    spread, drift, hessian, lr, slopes = {}, {}, {}, {}, {}
+    spread, drift, drift_abs, hessian, lr, slopes = {}, {}, {}, {}, {}, {}
     pairs = block_pairs(names)
     for label in LABELS:
         K = {w: np.array([runs[(w, s)][label]["K0"] for s in seeds]) for w in widths}
@@ -289,6 +307,9 @@ def _collect(runs: dict, widths, seeds, names: list) -> tuple:
                                                 for w in widths])
             drift[(label, (a, b))] = np.array([[runs[(w, s)][label]["drift"][f"{a}|{b}"]
                                                 for s in seeds] for w in widths])
+            drift_abs[(label, (a, b))] = np.array(
+                [[runs[(w, s)][label]["drift_absolute"][f"{a}|{b}"] for s in seeds]
+                 for w in widths])
         for metric in HESSIAN_METRICS:
             values = [[runs[(w, s)][label][metric] for s in seeds] for w in widths]
             hessian[(label, metric)] = np.array(
@@ -304,7 +325,7 @@ def _collect(runs: dict, widths, seeds, names: list) -> tuple:
         for metric in HESSIAN_METRICS:
             slopes[("hessian", label, metric)] = fit_slope(
                 widths, hessian[(label, metric)], paired=True)
-    return spread, drift, hessian, lr, slopes
+    return spread, drift, drift_abs, hessian, lr, slopes
 
 
 def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None,
@@ -359,8 +380,8 @@ def nonlinear_study(net: Network, problem, widths, seeds, *, linear_problem=None
                           n_probe=n_probe, hessian_iters=hessian_iters, lr_factor=lr_factor,
                           steps=steps, record_every=record_every)
     runs = run_grid(compute, widths, seeds, run_dir, "nonlinear study", progress, config)
-    spread, drift, hessian, lr, slopes = _collect(runs, widths, seeds, names)
+    spread, drift, drift_abs, hessian, lr, slopes = _collect(runs, widths, seeds, names)
     return NonlinearStudy(widths, seeds, {"linear": linear_problem.name,
                                           "nonlinear": problem.name},
                           nonlinear_blocks, np.arange(0, steps + 1, record_every), spread,
-                          drift, hessian, lr, slopes, config)
+                          drift, drift_abs, hessian, lr, slopes, config)

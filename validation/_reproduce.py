@@ -55,8 +55,12 @@ EXPERIMENTS = {e.name: e for e in (
                "NTK spectra during training"),
     Experiment("bonfanti-kernel", "._bonfanti:bonfanti_kernel",
                "Bonfanti et al.: the NTK of a nonlinear PDE stays random with width"),
-    Experiment("bonfanti-optimizers", "._bonfanti:bonfanti_optimizers",
-               "Bonfanti et al.: Adam vs L-BFGS vs Levenberg-Marquardt"),
+    Experiment("bonfanti-optimizers", "._bonfanti_training:bonfanti_optimizers",
+               "Bonfanti et al. Figs. 3a, 4a: Adam vs L-BFGS vs Levenberg-Marquardt on "
+               "Poisson and Burgers, at equal steps and wall time"),
+    Experiment("bonfanti-convection", "._bonfanti_training:bonfanti_convection",
+               "Bonfanti et al. Fig. 3b: periodic convection at beta = 100, LM from "
+               "scratch vs by curriculum"),
 )}
 
 

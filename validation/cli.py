@@ -33,12 +33,13 @@ PROBLEM_DEFAULTS = {
 #: The problems each kind of command accepts: the limiting kernel (posteriors, spectra,
 #: width and training studies) needs a linear operator; training takes any problem.
 LINEAR_PROBLEMS = tuple(PROBLEM_DEFAULTS)
-ALL_PROBLEMS = LINEAR_PROBLEMS + ("nonlinear_poisson_1d",)
-NONLINEAR_PROBLEMS = ("nonlinear_poisson_1d",)
+ALL_PROBLEMS = LINEAR_PROBLEMS + ("nonlinear_poisson_1d", "burgers_1d")
+NONLINEAR_PROBLEMS = ("nonlinear_poisson_1d", "burgers_1d")
 ACTIVATIONS = ("erf", "sin", "gelu", "tanh", "sigmoid", "softplus", "swish")
 # validation._reproduce.EXPERIMENTS (tested)
 EXPERIMENT_NAMES = ("wang-poisson", "wang-constancy", "wang-weights", "wang-spectrum",
-                    "wang-wave", "wang-wave-text", "bonfanti-kernel", "bonfanti-optimizers")
+                    "wang-wave", "wang-wave-text", "bonfanti-kernel", "bonfanti-optimizers",
+                    "bonfanti-convection")
 
 
 # ---------------------------------------------------------------------- the description
